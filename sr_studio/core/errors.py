@@ -1,0 +1,30 @@
+"""The errors a user can act on, and the one that ends a cancelled job.
+
+Every face (CLI, GUI, training job) shows an `SRStudioError` as its one-line message and nothing else;
+anything that is not one is a bug and gets logged with its traceback.
+"""
+
+from __future__ import annotations
+
+from os import PathLike
+
+
+class SRStudioError(Exception):
+    """A problem the user can fix: a bad file, a missing model, an unsupported option."""
+
+    def __init__(self, problem: str, path: str | PathLike[str] | None = None) -> None:
+        self.problem = " ".join(str(problem).split())  # one line, whatever the cause said
+        self.path = None if path is None else str(path)
+        super().__init__(f"{self.path}: {self.problem}" if self.path else self.problem)
+
+
+class ImageError(SRStudioError):
+    """An image that cannot be read or written."""
+
+
+class ModelError(SRStudioError):
+    """A model file or card that cannot be used."""
+
+
+class Cancelled(Exception):  # noqa: N818 - reads as what happened, like StopIteration
+    """Raised inside a job when its cancel token is set; every face treats it as a normal ending."""
