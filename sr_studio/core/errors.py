@@ -26,5 +26,9 @@ class ModelError(SRStudioError):
     """A model file or card that cannot be used."""
 
 
-class Cancelled(Exception):  # noqa: N818 - reads as what happened, like StopIteration
+class Cancelled(Exception):
     """Raised inside a job when its cancel token is set; every face treats it as a normal ending."""
+
+
+class UsageError(SRStudioError):
+    """A request that cannot be carried out as asked (unknown option value, impossible combination)."""
