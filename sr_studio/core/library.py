@@ -1,0 +1,450 @@
+"""The model library: built-in and user models, each a NAME.safetensors file plus a NAME.json card.
+
+Listing models and reading cards never imports torch, so the CLI and the GUI start fast; torch comes in
+only when weights are loaded, saved or imported. A model is loaded only if its weights hash to the
+sha256 on its card and fit the card's architecture exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sr_studio
+from sr_studio.core import paths
+from sr_studio.core.atomic import atomic_write, write_text_atomic
+from sr_studio.core.detect import detect_architecture, first_line, read_state_dict
+from sr_studio.core.errors import ModelError
+from sr_studio.models import ARCHITECTURES, build
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+CARD_FORMAT = 1
+TASKS = ("upscale", "sample")
+PRECISIONS = ("fp32", "bf16", "fp16")
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]*")
+NAME_MAX = 64
+WEIGHTS_SUFFIX = ".safetensors"
+CARD_SUFFIX = ".json"
+PREFERRED_DEFAULTS = {"upscale": "srresnet-x4", "sample": "dcgan-emoji-64"}
+# Output range of samplers whose cards do not say otherwise (DCGAN ends in tanh).
+SAMPLER_RANGES = {"dcgan_generator": (-1.0, 1.0)}
+_HASH_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What a model is and where it came from; stored as NAME.json next to NAME.safetensors."""
+
+    name: str
+    task: str
+    architecture: str
+    arguments: dict[str, Any]
+    sha256: str
+    scale: int | None = None
+    value_range: tuple[float, float] = (0.0, 1.0)
+    precision: tuple[str, ...] = PRECISIONS
+    description: str = ""
+    licence: str = "unknown"
+    recipe: str | None = None
+    data_manifest: dict[str, Any] | list[Any] | str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    source: str | None = None
+    created_by: str = f"sr-studio {sr_studio.__version__}"
+    extra: dict[str, Any] = field(default_factory=dict)
+    format: int = CARD_FORMAT
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str, path: str | Path | None = None) -> ModelCard:
+        """Parse and validate a card; any problem is a one-line ModelError naming `path`."""
+        try:
+            data = json.loads(text)
+        except ValueError as error:
+            raise ModelError(f"card is malformed: not JSON ({error})", path) from None
+        if not isinstance(data, dict):
+            raise ModelError("card is malformed: not a JSON object", path)
+        known = {f.name for f in dataclasses.fields(cls)}
+        required = {f.name for f in dataclasses.fields(cls) if _is_required(f)}
+        if unknown := sorted(set(data) - known):
+            raise ModelError(f"card is malformed: unknown field {unknown[0]!r}", path)
+        if missing := sorted(required - set(data)):
+            raise ModelError(f"card is malformed: missing field {missing[0]!r}", path)
+        for name in ("value_range", "precision"):
+            if isinstance(data.get(name), list):
+                data[name] = tuple(data[name])
+        try:
+            return cls(**data)
+        except ValueError as error:
+            raise ModelError(f"card is malformed: {error}", path) from None
+
+
+def _is_required(f: dataclasses.Field[Any]) -> bool:
+    return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+
+
+def _validate(card: ModelCard) -> None:
+    """Raise ValueError saying what is wrong with the card's fields, so a bad card never gets used."""
+    _expect(card, "name", str)
+    check_name(card.name)
+    for name in ("task", "architecture", "sha256", "description", "licence", "created_by"):
+        _expect(card, name, str)
+    for name in ("recipe", "source"):
+        _expect(card, name, (str, type(None)))
+    for name in ("arguments", "metrics", "extra"):
+        _expect(card, name, dict)
+    _expect(card, "data_manifest", (dict, list, str, type(None)))
+    _expect(card, "format", int)
+    _expect(card, "scale", (int, type(None)))
+    _expect(card, "value_range", tuple)
+    _expect(card, "precision", tuple)
+    if card.format > CARD_FORMAT:
+        raise ValueError(f"card format {card.format} is newer than this SR Studio reads ({CARD_FORMAT})")
+    if card.task not in TASKS:
+        raise ValueError(f"task must be one of {', '.join(TASKS)}, not {card.task!r}")
+    if card.architecture not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {card.architecture!r}")
+    if not re.fullmatch(r"[0-9a-f]{64}", card.sha256):
+        raise ValueError("sha256 must be 64 lower-case hex digits")
+    if card.task == "upscale" and (card.scale is None or card.scale < 1):
+        raise ValueError("an upscaler needs a positive integer scale")
+    if card.task == "sample" and card.scale is not None:
+        raise ValueError("a sampler has no scale")
+    if "scale" in card.arguments and card.arguments["scale"] != card.scale:
+        raise ValueError(f"scale {card.scale} differs from arguments.scale {card.arguments['scale']}")
+    low_high = card.value_range
+    if len(low_high) != 2 or not all(_is_number(v) for v in low_high) or not low_high[0] < low_high[1]:
+        raise ValueError(f"value_range must be two numbers, low < high, not {list(low_high)}")
+    if not card.precision or not all(p in PRECISIONS for p in card.precision):
+        raise ValueError(f"precision must list some of {', '.join(PRECISIONS)}, not {list(card.precision)}")
+
+
+def _expect(card: ModelCard, name: str, types: type | tuple[type, ...]) -> None:
+    value = getattr(card, name)
+    if not isinstance(value, types) or (isinstance(value, bool) and bool not in _as_tuple(types)):
+        raise ValueError(f"{name} has the wrong type ({type(value).__name__}: {value!r})")
+
+
+def _as_tuple(types: type | tuple[type, ...]) -> tuple[type, ...]:
+    return types if isinstance(types, tuple) else (types,)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_name(name: str) -> str:
+    """`name` if it is a valid model name (it becomes a file name), else ValueError saying why."""
+    if not NAME_PATTERN.fullmatch(name) or len(name) > NAME_MAX:
+        raise ValueError(
+            f"invalid model name {name!r}: use up to {NAME_MAX} lower-case letters, digits, '.', '_' or '-',"
+            " starting with a letter or digit"
+        )
+    return name
+
+
+def sanitise_name(text: str) -> str:
+    """A valid model name made from any text, such as a file stem ("RealESRGAN x4" → "realesrgan-x4")."""
+    name = re.sub(r"[^a-z0-9._-]+", "-", text.lower()).lstrip("._-")[:NAME_MAX].rstrip("-")
+    return name or "imported"
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A model found on disk: its card and the two files."""
+
+    card: ModelCard
+    weights_path: Path
+    card_path: Path
+    builtin: bool
+
+    @property
+    def name(self) -> str:
+        return self.card.name
+
+
+@dataclass
+class LoadedModel:
+    """A network ready for inference: eval mode, batch norm folded, no gradients."""
+
+    card: ModelCard
+    network: nn.Module
+    entry: ModelEntry
+
+    @property
+    def scale(self) -> int | None:
+        return self.card.scale
+
+    @property
+    def receptive_radius(self) -> int | None:
+        return getattr(self.network, "receptive_radius", None)
+
+    @property
+    def task(self) -> str:
+        return self.card.task
+
+
+class ModelLibrary:
+    """Lists, loads, adds, imports and removes models in a built-in folder and a user folder."""
+
+    def __init__(self, builtin_dir: Path | None = None, user_dir: Path | None = None) -> None:
+        self.builtin_dir = Path(builtin_dir) if builtin_dir is not None else paths.builtin_models_dir()
+        self.user_dir = Path(user_dir) if user_dir is not None else paths.user_models_dir()
+        self._problems: list[str] = []
+        self._broken: dict[str, ModelError] = {}
+
+    def entries(self, task: str | None = None) -> list[ModelEntry]:
+        """Built-in models, then the user's, each sorted by name; broken ones go to `problems`."""
+        self._problems, self._broken = [], {}
+        found: dict[str, ModelEntry] = {}
+        for folder, builtin in ((self.builtin_dir, True), (self.user_dir, False)):
+            for entry in self._scan(folder, builtin):
+                if entry.name in found:
+                    self._skip(entry.name, ModelError("a built-in model has the same name", entry.card_path))
+                else:
+                    found[entry.name] = entry
+        return [entry for entry in found.values() if task is None or entry.card.task == task]
+
+    @property
+    def problems(self) -> list[str]:
+        """One line per card or weights file the last `entries()` scan had to skip."""
+        return list(self._problems)
+
+    def _scan(self, folder: Path, builtin: bool) -> list[ModelEntry]:
+        if not folder.is_dir():
+            return []
+        entries = []
+        for card_path in sorted(folder.glob(f"*{CARD_SUFFIX}"), key=lambda p: p.stem):
+            weights_path = card_path.with_suffix(WEIGHTS_SUFFIX)
+            try:
+                card = ModelCard.from_json(_read_text(card_path), card_path)
+                if card.name != card_path.stem:
+                    raise ModelError(f"card names the model {card.name!r}, not its file name", card_path)
+                if not weights_path.is_file():
+                    raise ModelError(f"weights file {weights_path.name} is missing", card_path)
+            except ModelError as error:
+                self._skip(card_path.stem, error)
+                continue
+            entries.append(ModelEntry(card, weights_path, card_path, builtin))
+        for weights_path in sorted(folder.glob(f"*{WEIGHTS_SUFFIX}")):
+            if not weights_path.with_suffix(CARD_SUFFIX).exists():
+                self._problems.append(
+                    str(ModelError("weights without a card (import the file instead)", weights_path))
+                )
+        return entries
+
+    def _skip(self, name: str, error: ModelError) -> None:
+        self._problems.append(str(error))
+        self._broken.setdefault(name, error)
+
+    def find(self, name: str) -> ModelEntry:
+        """The model called `name`; a broken one raises its own problem, an unknown one lists the rest."""
+        entries = self.entries()
+        for entry in entries:
+            if entry.name == name:
+                return entry
+        if name in self._broken:
+            raise self._broken[name]
+        available = ", ".join(entry.name for entry in entries) or "none"
+        raise ModelError(f"no model named {name!r} (available: {available})")
+
+    def default(self, task: str) -> ModelEntry | None:
+        """The model a face picks when the user has not chosen one."""
+        entries = self.entries(task)
+        preferred = [entry for entry in entries if entry.name == PREFERRED_DEFAULTS.get(task)]
+        return (preferred or entries or [None])[0]
+
+    def load(self, name_or_entry: str | ModelEntry, *, fold: bool = True) -> LoadedModel:
+        """Verify the weights against the card, build the network and strict-load it, ready for inference."""
+        entry = self.find(name_or_entry) if isinstance(name_or_entry, str) else name_or_entry
+        card = entry.card
+        try:
+            actual = sha256_file(entry.weights_path)
+        except OSError as error:
+            raise ModelError(f"cannot read weights: {first_line(error)}", entry.weights_path) from None
+        if actual != card.sha256:
+            raise ModelError(
+                f"weights do not match their card (sha256 {actual[:12]}…, card says {card.sha256[:12]}…)",
+                entry.weights_path,
+            )
+        network = build_network(card.architecture, card.arguments, entry.card_path)
+        load_weights(network, read_state_dict(entry.weights_path), entry.weights_path)
+        network.eval()
+        if fold and getattr(network, "norm", None) == "batch":
+            from sr_studio.models.srresnet import fold_batchnorm
+
+            network = fold_batchnorm(network).eval()
+        network.requires_grad_(False)
+        return LoadedModel(card=card, network=network, entry=entry)
+
+    def add(
+        self,
+        network: nn.Module,
+        *,
+        name: str,
+        task: str,
+        architecture: str,
+        arguments: dict[str, Any],
+        **card_fields: Any,
+    ) -> ModelEntry:
+        """Save a network into the user folder as a new model; an existing name is refused."""
+        self._refuse_clash(name)
+        return save_model_files(
+            self.user_dir,
+            network,
+            name=name,
+            task=task,
+            architecture=architecture,
+            arguments=arguments,
+            **card_fields,
+        )
+
+    def import_file(self, path: Path, *, name: str | None = None) -> ModelEntry:
+        """Add a .safetensors/.pth/.pt file of weights, once they are proven to fit a known architecture."""
+        path = Path(path)
+        name = sanitise_name(path.stem) if name is None else name
+        self._refuse_clash(name)
+        state = read_state_dict(path)
+        try:
+            architecture, arguments = detect_architecture(state)
+        except ValueError as error:
+            raise ModelError(str(error), path) from None
+        network = build_network(architecture, arguments, path)
+        load_weights(network, state, path)
+        return save_model_files(
+            self.user_dir,
+            network,
+            name=name,
+            task=network.task,
+            architecture=architecture,
+            arguments=arguments,
+            source=str(path.resolve()),
+            licence="unknown (imported)",
+            description=f"imported from {path.name}",
+        )
+
+    def remove(self, name: str) -> None:
+        """Delete a user model (card first, so a half-removed model is never listed); built-ins stay."""
+        try:
+            check_name(name)
+        except ValueError as error:
+            raise ModelError(str(error)) from None
+        if _model_files_exist(self.builtin_dir, name):
+            raise ModelError(f"{name} is built in and cannot be removed")
+        if not _model_files_exist(self.user_dir, name):
+            self.find(name)  # raises "no model named ..." with the list of models
+        (self.user_dir / f"{name}{CARD_SUFFIX}").unlink(missing_ok=True)
+        (self.user_dir / f"{name}{WEIGHTS_SUFFIX}").unlink(missing_ok=True)
+
+    def _refuse_clash(self, name: str) -> None:
+        try:
+            check_name(name)
+        except ValueError as error:
+            raise ModelError(str(error)) from None
+        taken = {entry.name for entry in self.entries()} | set(self._broken)
+        if name in taken or _model_files_exist(self.user_dir, name):
+            raise ModelError(f"a model named {name} already exists; choose another name")
+
+
+def save_model_files(
+    directory: Path, network: nn.Module, *, name: str, overwrite: bool = False, **card_fields: Any
+) -> ModelEntry:
+    """Write NAME.safetensors, then NAME.json carrying its sha256, each atomically, into any folder.
+
+    `card_fields` are ModelCard's other fields less sha256; an upscaler's scale and a sampler's value
+    range default to what the network and architecture say. Existing files are kept unless `overwrite`.
+    """
+    from safetensors.torch import save_file
+
+    if card_fields.get("task") == "upscale":
+        card_fields.setdefault("scale", getattr(network, "scale", None))
+    if card_fields.get("architecture") in SAMPLER_RANGES:
+        card_fields.setdefault("value_range", SAMPLER_RANGES[card_fields["architecture"]])
+    directory = Path(directory)
+    card_path = directory / f"{name}{CARD_SUFFIX}"
+    weights_path = card_path.with_suffix(WEIGHTS_SUFFIX)
+    try:
+        card = ModelCard(name=name, sha256="0" * 64, **card_fields)
+        card.to_json()  # fail on metrics or extras JSON cannot hold before writing anything
+    except (TypeError, ValueError) as error:
+        raise ModelError(f"cannot save model: {first_line(error)}", card_path) from None
+    if not overwrite and _model_files_exist(directory, name):
+        raise ModelError("a model with this name already exists in the folder", card_path)
+    state = {key: value.detach().cpu().contiguous() for key, value in network.state_dict().items()}
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        with atomic_write(weights_path, overwrite=overwrite) as temporary:
+            save_file(state, temporary, metadata={"format": "pt"})
+            digest = sha256_file(temporary)
+        card = dataclasses.replace(card, sha256=digest)
+        write_text_atomic(card_path, card.to_json(), overwrite=overwrite)
+    except FileExistsError:
+        raise ModelError("a model with this name already exists in the folder", card_path) from None
+    except OSError as error:
+        raise ModelError(f"cannot save model: {first_line(error)}", card_path) from None
+    return ModelEntry(card, weights_path, card_path, builtin=False)
+
+
+def build_network(architecture: str, arguments: dict[str, Any], path: Path) -> nn.Module:
+    """The architecture built from card arguments; arguments it rejects are a ModelError naming `path`."""
+    try:
+        return build(architecture, **arguments)
+    except (TypeError, ValueError, KeyError) as error:
+        raise ModelError(f"cannot build {architecture} with {arguments}: {first_line(error)}", path) from None
+
+
+def load_weights(network: nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
+    """Strict-load `state`, checking every key and shape first so a misfit never half-loads."""
+    expected = network.state_dict()
+    missing = [key for key in expected if key not in state]
+    unexpected = [key for key in state if key not in expected]
+    mismatched = [
+        f"{key} {_shape(state[key])} (expected {_shape(value)})"
+        for key, value in expected.items()
+        if key in state and state[key].shape != value.shape
+    ]
+    problems = [
+        f"{label}: {', '.join(items[:3])}{' …' if len(items) > 3 else ''}"
+        for label, items in (("missing", missing), ("unexpected", unexpected), ("shape", mismatched))
+        if items
+    ]
+    if problems:
+        raise ModelError(f"weights do not fit {type(network).__name__} ({'; '.join(problems)})", path)
+    network.load_state_dict(state, strict=True)
+
+
+def _shape(tensor: torch.Tensor) -> str:
+    return "x".join(map(str, tensor.shape)) or "scalar"
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in chunks so large weights do not fill memory."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while chunk := file.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ModelError(f"card is unreadable: {first_line(error)}", path) from None
+
+
+def _model_files_exist(folder: Path, name: str) -> bool:
+    return any((folder / f"{name}{suffix}").exists() for suffix in (CARD_SUFFIX, WEIGHTS_SUFFIX))

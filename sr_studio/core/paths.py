@@ -1,0 +1,35 @@
+"""Where SR Studio keeps things: built-in models inside the package, the user's own in app data.
+
+`SR_STUDIO_DATA_DIR` replaces the per-user folder, for tests and portable installs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "sr-studio"
+DATA_DIR_VARIABLE = "SR_STUDIO_DATA_DIR"
+
+
+def builtin_models_dir() -> Path:
+    """The models shipped with the app: `sr_studio/resources/models`, in a source tree, wheel or bundle."""
+    bundle = getattr(sys, "_MEIPASS", None)  # set by a PyInstaller-frozen app
+    package = Path(bundle) / "sr_studio" if bundle else Path(__file__).resolve().parent.parent
+    return package / "resources" / "models"
+
+
+def user_data_dir() -> Path:
+    """The per-user data folder (XDG_DATA_HOME on Linux), unless SR_STUDIO_DATA_DIR names another."""
+    override = os.environ.get(DATA_DIR_VARIABLE)
+    if override:
+        return Path(override).expanduser()
+    return platformdirs.user_data_path(APP_NAME, appauthor=False)
+
+
+def user_models_dir() -> Path:
+    """Where the user's own imported, fine-tuned and trained models go."""
+    return user_data_dir() / "models"
