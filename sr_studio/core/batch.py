@@ -1,0 +1,257 @@
+"""Upscaling many files: collecting inputs, naming outputs, going on past bad files, resuming.
+
+A batch is resumable because every output is written atomically: a file exists only once it is
+complete, so a re-run after a cancel, a crash or a kill skips exactly the finished files.
+"""
+
+from __future__ import annotations
+
+import string
+import time
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sr_studio.core.errors import SRStudioError, UsageError
+from sr_studio.core.images import DEFAULT_MAX_PIXELS, SAVE_FORMATS, load_image, save_image
+from sr_studio.core.jobs import CancelToken, Progress, check_cancel
+
+if TYPE_CHECKING:
+    from sr_studio.core.library import LoadedModel
+
+# Extensions a folder scan picks up: what Pillow commonly reads, not only what we can write.
+IMAGE_EXTENSIONS = frozenset(
+    {
+        ".png",
+        ".jpg",
+        ".jpeg",
+        ".webp",
+        ".tif",
+        ".tiff",
+        ".bmp",
+        ".gif",
+        ".tga",
+        ".ppm",
+        ".pgm",
+        ".pbm",
+        ".jp2",
+    }
+)
+DEFAULT_PATTERN = "{stem}_x{scale}"
+PATTERN_FIELDS = frozenset({"stem", "scale", "model"})
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One input file and its path relative to the folder it was found in (to mirror the tree)."""
+
+    source: Path
+    relative: Path
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    """How outputs are named and written."""
+
+    pattern: str = DEFAULT_PATTERN
+    format: str | None = None  # an extension such as "png"; None keeps the input's format when writable
+    quality: int | None = None
+    overwrite: bool = False
+
+
+@dataclass
+class BatchReport:
+    """What a batch did with every input."""
+
+    written: list[Path] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)  # outputs that already existed
+    failed: list[tuple[Path, str]] = field(default_factory=list)  # (input, one-line reason)
+    notes: list[tuple[Path, str]] = field(default_factory=list)
+    settings: dict[str, object] = field(default_factory=dict)  # device, precision and tile actually used
+    seconds: float = 0.0
+
+
+def validate_pattern(pattern: str) -> str:
+    """Refuse a name pattern with unknown fields or path separators before any work starts."""
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(pattern) if name is not None}
+    except ValueError as error:
+        raise UsageError(f"name pattern {pattern!r} is malformed: {error}") from None
+    unknown = fields - PATTERN_FIELDS
+    if unknown:
+        known = ", ".join(f"{{{name}}}" for name in sorted(PATTERN_FIELDS))
+        raise UsageError(f"name pattern {pattern!r} uses unknown field(s) {sorted(unknown)} (known: {known})")
+    if "/" in pattern or "\\" in pattern or not pattern.strip():
+        raise UsageError(f"name pattern {pattern!r} must be a plain file name")
+    return pattern
+
+
+def collect_inputs(
+    paths: Sequence[Path], *, recursive: bool = False, exclude: Path | None = None
+) -> tuple[list[BatchItem], list[tuple[Path, str]]]:
+    """Expand files and folders into batch items; paths that are neither are reported, not fatal.
+
+    Files under `exclude` (the output folder) are left out so a re-run never upscales its own outputs.
+    """
+    items: list[BatchItem] = []
+    missing: list[tuple[Path, str]] = []
+    excluded = exclude.resolve() if exclude is not None else None
+    for path in paths:
+        if path.is_dir():
+            found = path.rglob("*") if recursive else path.iterdir()
+            for file in sorted(found):
+                if (
+                    file.suffix.lower() not in IMAGE_EXTENSIONS
+                    or not file.is_file()
+                    or file.name.startswith(".")
+                ):
+                    continue
+                if excluded is not None and file.resolve().is_relative_to(excluded):
+                    continue
+                items.append(BatchItem(file, file.relative_to(path)))
+        elif path.is_file():
+            items.append(BatchItem(path, Path(path.name)))
+        else:
+            missing.append((path, "no such file or folder"))
+    return items, missing
+
+
+def output_format(source: Path, options: OutputOptions) -> str:
+    """The output extension: the one asked for, else the input's when we can write it, else PNG."""
+    if options.format:
+        extension = options.format.lower().lstrip(".")
+        if extension not in SAVE_FORMATS:
+            raise UsageError(
+                f"unknown output format {options.format!r} (choose from {', '.join(SAVE_FORMATS)})"
+            )
+        return extension
+    extension = source.suffix.lower().lstrip(".")
+    return extension if extension in SAVE_FORMATS else "png"
+
+
+def output_path(item: BatchItem, out_dir: Path, options: OutputOptions, *, scale: int, model: str) -> Path:
+    """Where `item`'s result goes: the same sub-folder under `out_dir`, named by the pattern."""
+    name = options.pattern.format(stem=item.source.stem, scale=scale, model=model)
+    return out_dir / item.relative.parent / f"{name}.{output_format(item.source, options)}"
+
+
+def plan_batch(
+    inputs: Sequence[Path],
+    out: Path | None,
+    options: OutputOptions,
+    *,
+    scale: int,
+    model: str,
+    recursive: bool = False,
+) -> tuple[list[tuple[BatchItem, Path]], list[tuple[Path, str]]]:
+    """Pair every input with its output path; report inputs that do not exist.
+
+    One input file with an `out` that has an image extension (and is not a folder) is a file-to-file
+    job. Otherwise `out` is a folder; without it, files are written beside themselves and a folder's
+    results go to a sibling folder named like the outputs (``scans`` → ``scans_x4``).
+    """
+    validate_pattern(options.pattern)
+    single_file = len(inputs) == 1 and inputs[0].is_file()
+    if (
+        single_file
+        and out is not None
+        and not out.is_dir()
+        and out.suffix.lower().lstrip(".") in SAVE_FORMATS
+    ):
+        return [(BatchItem(inputs[0], Path(inputs[0].name)), out)], []
+    jobs: list[tuple[BatchItem, Path]] = []
+    failures: list[tuple[Path, str]] = []
+    for path in inputs:
+        folder = out
+        if folder is None:
+            folder = path.parent / f"{path.name}_x{scale}" if path.is_dir() else path.parent
+        items, missing = collect_inputs(
+            [path], recursive=recursive, exclude=folder if path.is_dir() else None
+        )
+        failures.extend(missing)
+        jobs.extend((item, output_path(item, folder, options, scale=scale, model=model)) for item in items)
+    return _without_clashes(jobs, failures)
+
+
+def _without_clashes(
+    jobs: list[tuple[BatchItem, Path]], failures: list[tuple[Path, str]]
+) -> tuple[list[tuple[BatchItem, Path]], list[tuple[Path, str]]]:
+    """Two inputs named alike (``a.png``, ``a.jpg``) must not share an output: the second is reported."""
+    claimed: dict[Path, Path] = {}
+    kept = []
+    for item, target in jobs:
+        first = claimed.setdefault(target.resolve(), item.source)
+        if first != item.source:
+            failures.append((item.source, f"its output {target.name} would clash with that of {first.name}"))
+        else:
+            kept.append((item, target))
+    return kept, failures
+
+
+def describe_failure(error: SRStudioError | OSError, source: Path) -> str:
+    """One line for the report; the file is named only when it is not the input itself (e.g. the output)."""
+    if isinstance(error, OSError):
+        return f"{error.filename or source}: {error.strerror or error}"
+    return error.problem if error.path in (None, str(source)) else str(error)
+
+
+def batch_job(
+    jobs: Sequence[tuple[BatchItem, Path]],
+    model: LoadedModel,
+    options: OutputOptions,
+    *,
+    device: str = "auto",
+    precision: str = "auto",
+    tile: int | str | None = "auto",
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    cancel: CancelToken | None = None,
+) -> Generator[Progress, None, BatchReport]:
+    """Upscale each (input, output path) pair, skipping finished outputs and recording failures.
+
+    Progress events count files; `info` carries the current file and how far through it the job is.
+    """
+    from sr_studio.core.upscale import upscale_job
+
+    report = BatchReport()
+    started = time.perf_counter()
+    total = len(jobs)
+
+    def event(done: float, info: dict) -> Progress:
+        elapsed = time.perf_counter() - started
+        eta = elapsed / done * (total - done) if done > 0 else None
+        return Progress(int(done), total, "files", eta, info)
+
+    for index, (item, target) in enumerate(jobs):
+        check_cancel(cancel)
+        info = {"file": str(item.source), "output": str(target), "file_fraction": 0.0}
+        if target.exists() and not options.overwrite:
+            report.skipped.append(target)
+            yield event(index + 1, {**info, "status": "skipped", "file_fraction": 1.0})
+            continue
+        yield event(index, info)
+        try:
+            picture = load_image(item.source, max_pixels=max_pixels)
+            job = upscale_job(picture, model, device=device, precision=precision, tile=tile, cancel=cancel)
+            while True:
+                try:
+                    tiles = next(job)
+                except StopIteration as stop:
+                    result = stop.value
+                    break
+                yield event(
+                    index + tiles.fraction, {**info, "file_fraction": tiles.fraction, "part": tiles.stage}
+                )
+            target.parent.mkdir(parents=True, exist_ok=True)
+            save_image(result.picture, target, quality=options.quality, overwrite=options.overwrite)
+        except (SRStudioError, OSError) as error:
+            problem = describe_failure(error, item.source)
+            report.failed.append((item.source, problem))
+            yield event(index + 1, {**info, "status": "failed", "error": problem, "file_fraction": 1.0})
+            continue
+        report.settings = {"device": result.device, "precision": result.precision, "tile": result.tile}
+        report.written.append(target)
+        report.notes.extend((item.source, note) for note in picture.notes)
+        yield event(index + 1, {**info, "status": "written", "file_fraction": 1.0})
+    report.seconds = time.perf_counter() - started
+    return report

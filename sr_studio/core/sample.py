@@ -1,0 +1,119 @@
+"""Sampling a GAN generator: seeded latents, truncation, interpolation between seeds, grids.
+
+Latents are always drawn on the CPU from a seeded generator and then moved, so a seed names the same
+latent vector on every device; the pictures agree across devices up to the device's arithmetic.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sr_studio.core.errors import SRStudioError
+from sr_studio.core.images import Picture
+
+if TYPE_CHECKING:
+    import torch
+
+    from sr_studio.core.library import LoadedModel
+
+
+def latents(seed: int, count: int, latent_dim: int, truncation: float | None = None) -> torch.Tensor:
+    """`count` standard-normal latents for `seed`; with truncation t, components beyond ±t are redrawn."""
+    import torch
+
+    if truncation is not None and truncation <= 0:
+        raise SRStudioError(f"truncation must be positive, not {truncation}")
+    generator = torch.Generator().manual_seed(seed)
+    z = torch.randn(count, latent_dim, generator=generator)
+    if truncation is not None:
+        outside = z.abs() > truncation
+        while outside.any():  # resampling keeps the truncated normal's shape, unlike clamping
+            z[outside] = torch.randn(int(outside.sum()), generator=generator)
+            outside = z.abs() > truncation
+    return z
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
+    """Spherical interpolation: Gaussian latents live near a sphere, and a straight line cuts through it."""
+    import torch
+
+    cos_angle = torch.clamp(torch.dot(a / a.norm(), b / b.norm()), -1.0, 1.0)
+    angle = torch.arccos(cos_angle)
+    if angle.abs() < 1e-6:
+        return (1 - t) * a + t * b
+    return (torch.sin((1 - t) * angle) * a + torch.sin(t * angle) * b) / torch.sin(angle)
+
+
+def _check_sampler(model: LoadedModel) -> int:
+    if model.card.task != "sample":
+        raise SRStudioError(f"model {model.card.name!r} is an {model.card.task} model, not a sampler")
+    return int(model.card.arguments.get("latent_dim", 100))
+
+
+def render(model: LoadedModel, z: torch.Tensor, device: str = "auto") -> list[Picture]:
+    """Run the generator on latents `z` and turn its output range into 8-bit RGB pictures."""
+    import torch
+
+    from sr_studio.core.engine import resolve_device
+
+    torch_device = resolve_device(device)
+    network = model.network.to(torch_device)
+    low, high = model.card.value_range
+    with torch.inference_mode():
+        images = network(z.to(torch_device)).float().cpu()
+    images = ((images - low) / (high - low)).clamp(0, 1)
+    pixels = (images.permute(0, 2, 3, 1).numpy() * 255 + 0.5).astype(np.uint8)
+    return [Picture(pixels=np.ascontiguousarray(p)) for p in pixels]
+
+
+def sample(
+    model: LoadedModel, count: int, seed: int, *, truncation: float | None = None, device: str = "auto"
+) -> list[Picture]:
+    """`count` samples for `seed`: the same seed gives the same pictures on the same device."""
+    if count < 1:
+        raise SRStudioError(f"the number of samples must be at least 1, not {count}")
+    return render(model, latents(seed, count, _check_sampler(model), truncation), device)
+
+
+def interpolate(
+    model: LoadedModel,
+    seed_a: int,
+    seed_b: int,
+    frames: int,
+    *,
+    truncation: float | None = None,
+    device: str = "auto",
+) -> list[Picture]:
+    """`frames` pictures along the great circle from seed A's latent to seed B's, both ends included."""
+    import torch
+
+    if frames < 2:
+        raise SRStudioError(f"an interpolation needs at least 2 frames, not {frames}")
+    latent_dim = _check_sampler(model)
+    a = latents(seed_a, 1, latent_dim, truncation)[0]
+    b = latents(seed_b, 1, latent_dim, truncation)[0]
+    z = torch.stack([slerp(a, b, i / (frames - 1)) for i in range(frames)])
+    return render(model, z, device)
+
+
+def grid(pictures: Sequence[Picture], columns: int | None = None, padding: int = 2) -> Picture:
+    """Tile equally sized pictures into one, row by row, on a white background."""
+    if not pictures:
+        raise SRStudioError("a grid needs at least one picture")
+    columns = columns or math.ceil(math.sqrt(len(pictures)))
+    rows = math.ceil(len(pictures) / columns)
+    height, width, channels = pictures[0].pixels.shape
+    sheet = np.full(
+        (rows * height + (rows + 1) * padding, columns * width + (columns + 1) * padding, channels),
+        np.iinfo(pictures[0].pixels.dtype).max,
+        dtype=pictures[0].pixels.dtype,
+    )
+    for index, picture in enumerate(pictures):
+        row, column = divmod(index, columns)
+        top, left = padding + row * (height + padding), padding + column * (width + padding)
+        sheet[top : top + height, left : left + width] = picture.pixels
+    return Picture(pixels=sheet)

@@ -1,0 +1,134 @@
+"""The one upscaling path that the CLI, the GUI workers, the batch job and the tests all use.
+
+Grey pictures run through the RGB network as three equal channels and come back as the mean of the three.
+Alpha is upscaled as its own channel by the same network (as a grey image), so edges of cut-outs stay as
+sharp as the colour; a uniform alpha is simply enlarged.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sr_studio.core.errors import SRStudioError, UsageError
+from sr_studio.core.images import Picture
+from sr_studio.core.jobs import CancelToken, Progress, run_job
+
+if TYPE_CHECKING:
+    from sr_studio.core.library import LoadedModel
+
+
+@dataclass(frozen=True)
+class UpscaleResult:
+    """The upscaled picture and how it was made, for `--json` output and the About/status texts."""
+
+    picture: Picture
+    model: str
+    scale: int
+    device: str
+    precision: str
+    tile: int | None
+    seconds: float
+
+
+def parse_tile(tile: int | str | None) -> int | str | None:
+    """Read a tile option: "auto", "none" or 0 (whole image), or a tile size in LR pixels (at least 16)."""
+    if tile in (None, "none", 0, "0"):
+        return None
+    if tile == "auto":
+        return "auto"
+    try:
+        size = int(tile)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise UsageError(f"tile must be auto, none or a number of pixels, not {tile!r}") from None
+    if size < 16:
+        raise UsageError(f"tile must be at least 16 pixels, not {size}")
+    return size
+
+
+def _planes(picture: Picture) -> tuple[np.ndarray, np.ndarray | None]:
+    """The picture as float32 RGB in [0, 1] plus its alpha plane (None when absent)."""
+    peak = float(np.iinfo(picture.pixels.dtype).max)
+    pixels = picture.pixels.astype(np.float32) / peak
+    colour_channels = 1 if picture.is_grey else 3
+    colour = pixels[..., :colour_channels]
+    if colour_channels == 1:
+        colour = np.repeat(colour, 3, axis=2)
+    alpha = pixels[..., colour_channels] if picture.has_alpha else None
+    return np.ascontiguousarray(colour), alpha
+
+
+def upscale_job(
+    picture: Picture,
+    model: LoadedModel,
+    *,
+    device: str = "auto",
+    precision: str = "auto",
+    tile: int | str | None = "auto",
+    cancel: CancelToken | None = None,
+) -> Generator[Progress, None, UpscaleResult]:
+    """Upscale `picture` with `model`, yielding tile progress; returns the result with the choices made."""
+    from sr_studio.core import engine
+
+    if model.card.task != "upscale":
+        raise SRStudioError(f"model {model.card.name!r} is a {model.card.task} model, not an upscaler")
+    started = time.perf_counter()
+    scale, pad = model.scale, model.receptive_radius
+    torch_device = engine.resolve_device(device)
+    chosen_precision = engine.resolve_precision(precision, torch_device, tuple(model.card.precision))
+    tile_size = parse_tile(tile)
+    if tile_size == "auto":
+        channels = int(model.card.arguments.get("channels", 64))
+        tile_size = engine.auto_tile_size(torch_device, channels, scale, chosen_precision, pad)
+    network = engine.prepare_network(model.network, torch_device, chosen_precision)
+
+    colour, alpha = _planes(picture)
+    height, width = colour.shape[:2]
+    out_channels = picture.channels
+    out = np.empty((height * scale, width * scale, out_channels), dtype=picture.pixels.dtype)
+    run = dict(scale=scale, pad=pad, device=torch_device, precision=chosen_precision, cancel=cancel)
+
+    colour_channels = 1 if picture.is_grey else 3
+    colour_out = out[..., :colour_channels]
+    tile_size = yield from engine.run_tiled(
+        network, colour, colour_out, tile=tile_size, stage="colour", **run
+    )
+    if alpha is not None:
+        alpha_out = out[..., colour_channels:]
+        if alpha.min() == alpha.max():
+            alpha_out[...] = picture.pixels[0, 0, colour_channels]
+        else:
+            grey_alpha = np.ascontiguousarray(np.repeat(alpha[..., None], 3, axis=2))
+            tile_size = yield from engine.run_tiled(
+                network, grey_alpha, alpha_out, tile=tile_size, stage="alpha", **run
+            )
+
+    result = replace(picture, pixels=out, notes=())
+    return UpscaleResult(
+        picture=result,
+        model=model.card.name,
+        scale=scale,
+        device=str(torch_device),
+        precision=chosen_precision,
+        tile=tile_size,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def upscale(
+    picture: Picture,
+    model: LoadedModel,
+    *,
+    device: str = "auto",
+    precision: str = "auto",
+    tile: int | str | None = "auto",
+    progress: Callable[[Progress], None] | None = None,
+    cancel: CancelToken | None = None,
+) -> UpscaleResult:
+    """`upscale_job` as a plain function: progress goes to the callback, the result is returned."""
+    job = upscale_job(picture, model, device=device, precision=precision, tile=tile, cancel=cancel)
+    return run_job(job, progress)

@@ -1,0 +1,82 @@
+"""Shared fixtures: a temporary model library holding tiny real models, and small test pictures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from sr_studio.core.library import ModelLibrary
+from tests.pictures import textured
+
+TINY_UPSCALER = {"scale": 2, "blocks": 2, "channels": 8, "norm": "batch"}
+SMOOTH_UPSCALER = {"scale": 2, "blocks": 1, "channels": 8}
+TINY_SAMPLER = {"latent_dim": 16, "image_size": 32, "width": 8}
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private per-user data folder, so tests never touch the real one."""
+    folder = tmp_path / "user-data"
+    monkeypatch.setenv("SR_STUDIO_DATA_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture
+def library(data_dir: Path, tmp_path: Path) -> ModelLibrary:
+    """A library with tiny ×2 upscalers ("tiny-x2" random, "smooth-x2" bilinear) and a DCGAN ("tiny-gan")."""
+    import torch
+
+    from sr_studio.models.dcgan import DCGANGenerator
+    from sr_studio.models.msrresnet import MSRResNet
+    from sr_studio.models.srresnet import SRResNet
+
+    builtin = tmp_path / "builtin"
+    builtin.mkdir()
+    lib = ModelLibrary(builtin_dir=builtin, user_dir=data_dir / "models")
+    torch.manual_seed(0)
+    upscaler = SRResNet(**TINY_UPSCALER)
+    lib.add(
+        upscaler,
+        name="tiny-x2",
+        task="upscale",
+        architecture="srresnet",
+        arguments=TINY_UPSCALER,
+        scale=2,
+        description="a tiny random ×2 test model",
+    )
+    smooth = MSRResNet(**SMOOTH_UPSCALER)
+    torch.nn.init.zeros_(
+        smooth.conv_last.weight
+    )  # leaves the bilinear skip: a faithful, predictable upscaler
+    torch.nn.init.zeros_(smooth.conv_last.bias)
+    lib.add(
+        smooth,
+        name="smooth-x2",
+        task="upscale",
+        architecture="msrresnet",
+        arguments=SMOOTH_UPSCALER,
+        scale=2,
+        description="bilinear ×2 in MSRResNet's clothing",
+    )
+    sampler = DCGANGenerator(**TINY_SAMPLER).eval()
+    lib.add(
+        sampler,
+        name="tiny-gan",
+        task="sample",
+        architecture="dcgan_generator",
+        arguments=TINY_SAMPLER,
+        value_range=(-1.0, 1.0),
+        description="a tiny random test sampler",
+    )
+    return lib
+
+
+@pytest.fixture
+def photo(tmp_path: Path) -> Path:
+    """A small RGB PNG with an odd, non-square size."""
+    path = tmp_path / "in" / "photo.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(textured(21, 34)).save(path)
+    return path
