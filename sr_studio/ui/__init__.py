@@ -1,0 +1,1 @@
+"""The desktop app: windows, widgets, dialogs and workers. The only package that imports Qt."""

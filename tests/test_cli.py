@@ -1,0 +1,208 @@
+"""The command line: exit codes, one-line errors, JSON output, models and sample commands, lazy torch."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from sr_studio.cli import main
+from tests.pictures import textured
+
+
+def cli(capsys, *args: str) -> tuple[int, str, str]:
+    code = main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_help_and_import_do_not_load_torch():
+    probe = (
+        "import sys, contextlib, io\n"
+        "import sr_studio\n"
+        "from sr_studio.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.suppress(SystemExit):\n"
+        "    main(['--help'])\n"
+        "assert 'upscale' in out.getvalue()\n"
+        "print('torch' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+def test_upscale_one_file_to_a_file_with_json(library, photo, tmp_path, capsys):
+    target = tmp_path / "result.png"
+    code, out, _ = cli(
+        capsys,
+        "upscale",
+        photo,
+        "-o",
+        target,
+        "--model",
+        "smooth-x2",
+        "--device",
+        "cpu",
+        "--precision",
+        "fp32",
+        "--json",
+    )
+    assert code == 0
+    summary = json.loads(out)
+    assert summary["written"] == [str(target)]
+    assert (summary["device"], summary["precision"], summary["model"]) == ("cpu", "fp32", "smooth-x2")
+    assert Image.open(target).size == (68, 42)
+
+
+def test_auto_precision_is_reported(library, photo, tmp_path, capsys):
+    from sr_studio.core.engine import resolve_precision
+
+    code, out, _ = cli(capsys, "upscale", photo, "-o", tmp_path / "r.png", "--model", "smooth-x2", "--json")
+    assert code == 0
+    assert json.loads(out)["precision"] == resolve_precision("auto", torch.device("cpu"))
+
+
+def test_a_folder_with_a_corrupt_file_exits_1_and_names_it(library, tmp_path, capsys):
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    Image.fromarray(textured(8, 9)).save(folder / "good.png")
+    (folder / "bad.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    code, _, err = cli(
+        capsys, "upscale", folder, "-o", tmp_path / "out", "--model", "smooth-x2", "--device", "cpu"
+    )
+    assert code == 1
+    error_lines = [line for line in err.splitlines() if "bad.jpg" in line]
+    assert len(error_lines) == 1 and "Traceback" not in err
+    assert (tmp_path / "out" / "good_x2.png").exists()
+    assert "1 written" in err and "1 failed" in err
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"hello, I am text",
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\xff\xff\x00\x00\xff\xff\x08\x02",
+    ],
+    ids=["empty", "text", "huge-header"],
+)
+def test_hostile_inputs_give_one_line_and_exit_1(library, tmp_path, capsys, content):
+    hostile = tmp_path / "hostile.png"
+    hostile.write_bytes(content)
+    code, _, err = cli(capsys, "upscale", hostile, "--model", "smooth-x2", "--device", "cpu")
+    assert code == 1
+    lines = [line for line in err.splitlines() if "hostile.png" in line]
+    assert len(lines) == 1 and "Traceback" not in err
+    assert not (tmp_path / "hostile_x2.png").exists()
+
+
+def test_existing_outputs_are_kept_unless_overwrite(library, photo, capsys):
+    target = photo.with_name("photo_x2.png")
+    target.write_bytes(b"keep me")
+    code, _, err = cli(capsys, "upscale", photo, "--model", "smooth-x2", "--device", "cpu")
+    assert code == 0 and target.read_bytes() == b"keep me" and "1 skipped" in err
+    code, _, _ = cli(capsys, "upscale", photo, "--model", "smooth-x2", "--device", "cpu", "--overwrite")
+    assert code == 0 and Image.open(target).size == (68, 42)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [["--name", "{nope}"], ["--quality", "0"], ["--tile", "huge"], ["--format", "bmp"], ["--scale", "3"]],
+)
+def test_usage_errors_exit_2(library, photo, capsys, extra):
+    code, _, err = cli(capsys, "upscale", photo, "--model", "smooth-x2", *extra)
+    assert code == 2 and err.count("\n") == 1
+
+
+def test_argument_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as raised:
+        main(["upscale", "x.png", "--precision", "fp8"])
+    assert raised.value.code == 2
+
+
+def test_unknown_model_is_one_line(library, photo, capsys):
+    code, _, err = cli(capsys, "upscale", photo, "--model", "no-such-model")
+    assert code == 1
+    assert err.count("\n") == 1 and "no-such-model" in err
+
+
+def test_models_list_show_import_remove(library, tmp_path, capsys):
+    code, out, _ = cli(capsys, "models", "list")
+    assert code == 0 and "tiny-x2" in out and "tiny-gan" in out
+    code, out, _ = cli(capsys, "models", "list", "--json")
+    listed = {m["name"]: m for m in json.loads(out)}
+    assert listed["tiny-x2"]["scale"] == 2 and listed["tiny-gan"]["task"] == "sample"
+    code, out, _ = cli(capsys, "models", "show", "tiny-x2")
+    assert json.loads(out)["architecture"] == "srresnet"
+
+    code, _, _ = cli(capsys, "models", "import", library.find("tiny-x2").weights_path, "--name", "copy-x2")
+    assert code == 0 and library.find("copy-x2").card.arguments["blocks"] == 2
+    code, _, err = cli(capsys, "models", "import", library.find("tiny-x2").weights_path, "--name", "copy-x2")
+    assert code == 1 and "already exists" in err
+    code, _, _ = cli(capsys, "models", "remove", "copy-x2")
+    assert code == 0 and not library.find("tiny-x2").weights_path.with_name("copy-x2.safetensors").exists()
+
+
+def test_sample_grid_and_interpolation(library, tmp_path, capsys):
+    out = tmp_path / "samples"
+    code, _, _ = cli(
+        capsys,
+        "sample",
+        "--model",
+        "tiny-gan",
+        "-n",
+        "4",
+        "--seed",
+        "7",
+        "--grid",
+        "-o",
+        out,
+        "--device",
+        "cpu",
+    )
+    assert code == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["seed7_000.png", "seed7_000_grid.png", "seed7_001.png", "seed7_002.png", "seed7_003.png"]
+    assert Image.open(out / "seed7_001.png").size == (32, 32)
+    code, _, _ = cli(
+        capsys,
+        "sample",
+        "--model",
+        "tiny-gan",
+        "--interpolate",
+        "1",
+        "2",
+        "--frames",
+        "5",
+        "-o",
+        out,
+        "--device",
+        "cpu",
+    )
+    assert code == 0 and len(list(out.glob("interp_1_2_*.png"))) == 5
+
+
+def test_an_internal_error_is_one_line_and_logged(library, photo, capsys, monkeypatch, data_dir):
+    import sr_studio.core.batch as batch
+
+    def explode(*args, **kwargs):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(batch, "plan_batch", explode)
+    code, _, err = cli(capsys, "upscale", photo, "--model", "smooth-x2")
+    assert code == 1
+    assert err.count("\n") == 1 and "internal error" in err and "Traceback" not in err
+    log = (data_dir / "logs" / "sr-studio.log").read_text()
+    assert "Traceback" in log and "a bug" in log
+
+
+def test_sr_studio_entry_point_runs(tmp_path: Path):
+    result = subprocess.run(
+        [sys.executable, "-m", "sr_studio", "--version"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0 and result.stdout.startswith("sr-studio ")
