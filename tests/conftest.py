@@ -15,6 +15,18 @@ SMOOTH_UPSCALER = {"scale": 2, "blocks": 1, "channels": 8}
 TINY_SAMPLER = {"latent_dim": 16, "image_size": 32, "width": 8}
 
 
+def _devices() -> list[str]:
+    import torch
+
+    return ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
+
+
+@pytest.fixture(params=_devices())
+def device(request: pytest.FixtureRequest) -> str:
+    """Each device this machine has: the CPU always, CUDA too where a GPU is present."""
+    return request.param
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A private per-user data folder, so tests never touch the real one."""

@@ -26,12 +26,22 @@ def wide_field_network(scale: int = 2, blocks: int = 4, seed: int = 0) -> SRResN
     return net.eval()
 
 
-def run(network, image, *, tile, pad=None, cancel=None, progress=None):
+def run(network, image, *, tile, pad=None, cancel=None, progress=None, device="cpu"):
     scale = network.scale
     out = np.zeros((image.shape[0] * scale, image.shape[1] * scale, 3), dtype=np.float32)
     pad = network.receptive_radius if pad is None else pad
+    torch_device = torch.device(device)
+    network = network.to(torch_device)
     job = engine.run_tiled(
-        network, image, out, scale=scale, pad=pad, device=CPU, precision="fp32", tile=tile, cancel=cancel
+        network,
+        image,
+        out,
+        scale=scale,
+        pad=pad,
+        device=torch_device,
+        precision="fp32",
+        tile=tile,
+        cancel=cancel,
     )
     run_job(job, progress)
     return out
@@ -44,12 +54,12 @@ def image() -> np.ndarray:
     return ((smooth - smooth.min()) / np.ptp(smooth)).astype(np.float32)
 
 
-def test_tiled_equals_whole_image(image):
+def test_tiled_equals_whole_image(image, device):
     net = wide_field_network()
-    whole = run(net, image, tile=None)
+    whole = run(net, image, tile=None, device=device)
     assert whole.std() > 0.05  # the network's output is not flat: a seam would show
     for tile in (16, 23):
-        tiled = run(net, image, tile=tile)
+        tiled = run(net, image, tile=tile, device=device)
         assert np.abs(tiled - whole).max() <= 1 / 255
 
 
@@ -61,10 +71,13 @@ def test_too_small_overlap_shows_seams(image):
     assert np.abs(seamy - whole).max() > 1 / 255
 
 
-def test_integer_target_is_quantised_with_rounding():
-    out = np.zeros((1, 3, 1), dtype=np.uint8)
-    engine.store(out, (slice(None), slice(None)), np.array([[[0.0], [0.5], [1.2]]], dtype=np.float32))
-    assert out.ravel().tolist() == [0, 128, 255]
+def test_integer_targets_are_quantised_with_rounding():
+    values = torch.tensor([[[-0.1, 0.0, 0.5, 1 / 255 * 0.49, 1.2]]])
+    assert engine.to_pixels(values, np.dtype(np.uint8)).ravel().tolist() == [0, 0, 128, 0, 255]
+    assert engine.to_pixels(values, np.dtype(np.uint16)).ravel().tolist() == [0, 0, 32768, 126, 65535]
+    assert engine.to_pixels(values, np.dtype(np.float32)).ravel().tolist() == pytest.approx(
+        [0, 0, 0.5, 0.00192, 1], abs=1e-5
+    )
 
 
 class RunsOutOfMemory(torch.nn.Module):
@@ -83,15 +96,22 @@ class RunsOutOfMemory(torch.nn.Module):
         return self.network(x)
 
 
-def test_out_of_memory_halves_the_tile_and_finishes():
+def test_out_of_memory_halves_the_tile_and_finishes(device):
     image = np.random.default_rng(2).random((80, 100, 3), dtype=np.float32)
     net = wide_field_network()
-    whole = run(net, image, tile=None)
+    whole = run(net, image, tile=None, device=device)
     flaky = RunsOutOfMemory(net, limit=60 * 60)
     out = np.zeros_like(whole)
     events = []
     job = engine.run_tiled(
-        flaky, image, out, scale=2, pad=net.receptive_radius, device=CPU, precision="fp32", tile=64
+        flaky,
+        image,
+        out,
+        scale=2,
+        pad=net.receptive_radius,
+        device=torch.device(device),
+        precision="fp32",
+        tile=64,
     )
     final_tile = run_job(job, events.append)
     assert final_tile == 16  # 64 and 32 (padded to 96 and 64 pixels) ran out of memory

@@ -23,15 +23,20 @@ def run(picture, model, **kwargs):
     return upscale(picture, model, device="cpu", precision="fp32", **kwargs)
 
 
-def test_rgb_matches_the_network(library):
+def test_rgb_matches_the_network(library, device):
     model = library.load("tiny-x2")
     pixels = textured(33, 42)
-    result = run(Picture(pixels=pixels), model, tile=16)
+    result = upscale(Picture(pixels=pixels), model, device=device, precision="fp32", tile=16)
     assert result.picture.pixels.shape == (66, 84, 3)
     assert result.picture.pixels.dtype == np.uint8
     expected = reference(model, pixels.astype(np.float32) / 255).clip(0, 1)
     assert np.abs(result.picture.pixels / 255 - expected).max() <= 1 / 255 + 1e-6
-    assert (result.device, result.precision, result.scale, result.model) == ("cpu", "fp32", 2, "tiny-x2")
+    assert (result.device, result.precision, result.scale, result.model) == (
+        str(torch.device(device, 0) if device == "cuda" else torch.device(device)),
+        "fp32",
+        2,
+        "tiny-x2",
+    )
 
 
 def test_grey_stays_grey_and_is_the_mean_of_the_colour_run(library):
