@@ -120,6 +120,9 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--configs", nargs="+", choices=CONFIGS, default=list(CONFIGS), help="first is the baseline"
+    )
     parser.add_argument("--child", nargs=2, metavar=("CONFIG", "SIZE"), help=argparse.SUPPRESS)
     parser.add_argument("--idle", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -136,11 +139,11 @@ def main() -> None:
         print(
             f"peak memory is RSS above an idle process that imported torch and built the net ({idle:.0f} MB)"
         )
-    header = ("input", "config", "precision", "median s", "out MP/s", "× naive", "peak MB")
+    header = ("input", "config", "precision", "median s", "out MP/s", "× first", "peak MB")
     print("{:>7} {:<12} {:<9} {:>9} {:>9} {:>8} {:>8}".format(*header))
     for size in args.sizes:
         baseline = None
-        for config in CONFIGS:
+        for config in args.configs:
             r = child(["--child", config, str(size), "--device", args.device, "--repeats", str(args.repeats)])
             baseline = baseline or r["out_mps"]
             print(

@@ -497,7 +497,6 @@ def test_card_validation_names_the_problem(change: dict, problem: str) -> None:
 # ---- where things live ------------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="XDG applies on Linux")
 def test_user_data_dir_honours_xdg_and_the_override(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv(paths.DATA_DIR_VARIABLE, raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))

@@ -173,11 +173,11 @@ def prepare_network(network: nn.Module, device: torch.device, precision: str) ->
 
 @contextlib.contextmanager
 def cancel_between_layers(network: nn.Module, cancel: CancelToken | None) -> Iterator[None]:
-    """Check `cancel` before every top-level layer and residual block, so a slow tile stops within a block."""
+    """Check `cancel` before every top-level layer, residual block and upsampling stage of a tile."""
     if cancel is None:
         yield
         return
-    modules = [*network.children(), *getattr(network, "body", [])]
+    modules = [*network.children(), *getattr(network, "body", []), *getattr(network, "upsample", [])]
     handles = [m.register_forward_pre_hook(lambda *_: check_cancel(cancel)) for m in modules]
     try:
         yield
