@@ -55,6 +55,16 @@ def _load_safetensors(path: Path) -> dict[str, torch.Tensor]:
         raise ValueError(f"cannot read safetensors file: {first_line(error)}") from None
 
 
+def state_dict_from_bytes(data: bytes, path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a .safetensors file already read into memory (the library hashes it first)."""
+    from safetensors.torch import load
+
+    try:
+        return load(data)
+    except Exception as error:  # safetensors raises its own SafetensorError
+        raise ModelError(f"cannot read safetensors file: {first_line(error)}", path) from None
+
+
 def _load_pickle(path: Path) -> Any:
     import torch
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import sr_studio
 from sr_studio.core import paths
 from sr_studio.core.atomic import atomic_write, write_text_atomic
-from sr_studio.core.detect import detect_architecture, first_line, read_state_dict
+from sr_studio.core.detect import detect_architecture, first_line, read_state_dict, state_dict_from_bytes
 from sr_studio.core.errors import ModelError
 from sr_studio.models import ARCHITECTURES, build
 
@@ -272,16 +272,17 @@ class ModelLibrary:
         entry = self.find(name_or_entry) if isinstance(name_or_entry, str) else name_or_entry
         card = entry.card
         try:
-            actual = sha256_file(entry.weights_path)
+            data = entry.weights_path.read_bytes()  # read once: hashed, then parsed from memory
         except OSError as error:
             raise ModelError(f"cannot read weights: {first_line(error)}", entry.weights_path) from None
+        actual = hashlib.sha256(data).hexdigest()
         if actual != card.sha256:
             raise ModelError(
                 f"weights do not match their card (sha256 {actual[:12]}…, card says {card.sha256[:12]}…)",
                 entry.weights_path,
             )
         network = build_network(card.architecture, card.arguments, entry.card_path)
-        load_weights(network, read_state_dict(entry.weights_path), entry.weights_path)
+        load_weights(network, state_dict_from_bytes(data, entry.weights_path), entry.weights_path)
         network.eval()
         if fold and getattr(network, "norm", None) == "batch":
             from sr_studio.models.srresnet import fold_batchnorm
