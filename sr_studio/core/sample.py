@@ -58,10 +58,10 @@ def render(model: LoadedModel, z: torch.Tensor, device: str = "auto") -> list[Pi
     """Run the generator on latents `z` and turn its output range into 8-bit RGB pictures."""
     import torch
 
-    from sr_studio.core.engine import resolve_device
+    from sr_studio.core.engine import prepare_network, resolve_device
 
     torch_device = resolve_device(device)
-    network = model.network.to(torch_device)
+    network = prepare_network(model.network, torch_device, "fp32")  # a copy: the loaded model stays put
     low, high = model.card.value_range
     with torch.inference_mode():
         images = network(z.to(torch_device)).float().cpu()
