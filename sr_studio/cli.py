@@ -137,6 +137,8 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     jobs, failures = plan_batch(
         args.inputs, args.output, options, scale=entry.card.scale, model=entry.name, recursive=args.recursive
     )
+    if not jobs and not failures:
+        raise SRStudioError(f"no images found in {', '.join(str(path) for path in args.inputs)}")
     model = library.load(entry)
     bar = _ProgressBar(len(jobs), enabled=not args.json)
     cancel = CancelToken()

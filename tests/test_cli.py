@@ -125,6 +125,12 @@ def test_argument_errors_exit_2(capsys):
     assert raised.value.code == 2
 
 
+def test_a_folder_without_images_says_so(library, tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    code, _, err = cli(capsys, "upscale", tmp_path / "empty", "--model", "smooth-x2")
+    assert code == 1 and "no images found" in err and err.count("\n") == 1
+
+
 def test_unknown_model_is_one_line(library, photo, capsys):
     code, _, err = cli(capsys, "upscale", photo, "--model", "no-such-model")
     assert code == 1
