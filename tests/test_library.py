@@ -393,15 +393,20 @@ def test_import_refuses_files_that_are_no_known_model(library, tmp_path, file_na
 # ---- names, removal ---------------------------------------------------------------------------------
 
 
-def test_name_clashes_are_refused_and_a_new_name_is_accepted(library: ModelLibrary, tmp_path: Path) -> None:
+def add_builtin(library: ModelLibrary, name: str) -> None:
+    """A model in the library's built-in folder, as a release would ship it."""
     save_model_files(
         library.builtin_dir,
         tiny_srresnet(),
-        name="shipped",
+        name=name,
         task="upscale",
         architecture="srresnet",
         arguments=ARGS,
     )
+
+
+def test_name_clashes_are_refused_and_a_new_name_is_accepted(library: ModelLibrary, tmp_path: Path) -> None:
+    add_builtin(library, "shipped")
     path = tmp_path / "tiny.safetensors"
     save_file(tiny_srresnet().state_dict(), path)
     library.import_file(path)
@@ -421,14 +426,7 @@ def test_name_clashes_are_refused_and_a_new_name_is_accepted(library: ModelLibra
 
 def test_remove_deletes_user_models_only(library: ModelLibrary) -> None:
     _, entry = add_tiny(library)
-    save_model_files(
-        library.builtin_dir,
-        tiny_srresnet(),
-        name="shipped",
-        task="upscale",
-        architecture="srresnet",
-        arguments=ARGS,
-    )
+    add_builtin(library, "shipped")
 
     library.remove("tiny")
     assert not entry.card_path.exists() and not entry.weights_path.exists()

@@ -50,15 +50,20 @@ def parse_tile(tile: int | str | None) -> int | str | None:
     return size
 
 
+def colour_channels(picture: Picture) -> int:
+    """1 for grey (with or without alpha), 3 for colour."""
+    return 1 if picture.is_grey else 3
+
+
 def _planes(picture: Picture) -> tuple[np.ndarray, np.ndarray | None]:
     """The picture as float32 RGB in [0, 1] plus its alpha plane (None when absent)."""
     peak = float(np.iinfo(picture.pixels.dtype).max)
     pixels = picture.pixels.astype(np.float32) / peak
-    colour_channels = 1 if picture.is_grey else 3
-    colour = pixels[..., :colour_channels]
-    if colour_channels == 1:
+    channels = colour_channels(picture)
+    colour = pixels[..., :channels]
+    if channels == 1:
         colour = np.repeat(colour, 3, axis=2)
-    alpha = pixels[..., colour_channels] if picture.has_alpha else None
+    alpha = pixels[..., channels] if picture.has_alpha else None
     return np.ascontiguousarray(colour), alpha
 
 
@@ -88,19 +93,18 @@ def upscale_job(
 
     colour, alpha = _planes(picture)
     height, width = colour.shape[:2]
-    out_channels = picture.channels
-    out = np.empty((height * scale, width * scale, out_channels), dtype=picture.pixels.dtype)
+    out = np.empty((height * scale, width * scale, picture.channels), dtype=picture.pixels.dtype)
     run = dict(scale=scale, pad=pad, device=torch_device, precision=chosen_precision, cancel=cancel)
 
-    colour_channels = 1 if picture.is_grey else 3
-    colour_out = out[..., :colour_channels]
+    channels = colour_channels(picture)
+    colour_out = out[..., :channels]
     tile_size = yield from engine.run_tiled(
         network, colour, colour_out, tile=tile_size, stage="colour", **run
     )
     if alpha is not None:
-        alpha_out = out[..., colour_channels:]
+        alpha_out = out[..., channels:]
         if alpha.min() == alpha.max():
-            alpha_out[...] = picture.pixels[0, 0, colour_channels]
+            alpha_out[...] = picture.pixels[0, 0, channels]
         else:
             grey_alpha = np.ascontiguousarray(np.repeat(alpha[..., None], 3, axis=2))
             tile_size = yield from engine.run_tiled(
