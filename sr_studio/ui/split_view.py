@@ -1,0 +1,620 @@
+"""The before/after comparison at the centre of the main window: one view of two aligned images.
+
+Everything is laid out in *output* coordinates, the pixels of the "after" (the result). The "before" (the
+input) is stretched over the same rectangle, so both line up pixel for pixel, and one zoom and one pan serve
+both sides. A view is `widget = pane_left + origin + zoom * output_point`.
+
+With no after yet, the output size is the before's size times `output_scale` (1 by default: the before at
+its own size); the main window sets the model's scale there so that `visible_region()` and previews
+(`set_preview`) already speak in output pixels before the full result exists.
+
+Painting touches only what is visible: each image is drawn from the source rectangle under the visible part
+of the widget, so a 100-megapixel result costs what the screen shows, and nothing is cached.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, QSize, QSizeF, Qt, Signal
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QFontMetrics,
+    QImage,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPainterPath,
+    QPaintEvent,
+    QPen,
+    QPolygonF,
+    QResizeEvent,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import QWidget
+
+HINT = "Drop an image here, or press Ctrl+O"
+MAX_ZOOM = 16.0
+MIN_ZOOM = 0.05  # the least zoom-out allowed, unless the picture needs more to fit (then fit / 4)
+MODES = ("split", "side_by_side")
+WHEEL_STEP = 1.25  # zoom factor per wheel notch (120 eighths of a degree); touchpads give fractions
+GRAB_DISTANCE = 8.0  # how close (widget pixels) a press must be to the divider to drag it
+PAN_MARGIN = 32.0  # a pan always leaves this much of the picture on screen
+_BACKGROUND = QColor(43, 43, 43)
+_HINT_COLOUR = QColor(190, 190, 190)
+_CHECKER = (QColor(204, 204, 204), QColor(153, 153, 153))
+_CHECKER_SQUARE = 8
+
+
+@dataclass(frozen=True)
+class _Layer:
+    """One image to paint, placed on a rectangle in output coordinates."""
+
+    name: str
+    image: QImage
+    placement: QRectF
+    smooth: bool
+
+
+@dataclass(frozen=True)
+class _Side:
+    """Widget area `clip` showing layers through the view of the pane whose left edge is at `left`."""
+
+    clip: QRectF
+    left: float
+    layers: tuple[_Layer, ...]
+
+
+class SplitView(QWidget):
+    """Before on the left of a draggable divider, after on the right; or both side by side, linked."""
+
+    viewChanged = Signal()  # zoom, pan, divider, mode or before-only changed
+    dividerMoved = Signal(float)  # the divider's new position, 0..1 of the widget width
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setMouseTracking(True)  # to show the split cursor when hovering over the divider
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self._before: QImage | None = None
+        self._after: QImage | None = None
+        self._preview: QImage | None = None
+        self._preview_region = QRect()
+        self._output_scale = 1.0
+        self._labels = ("Before", "After")
+        self._smooth_before = True
+        self._divider = 0.5
+        self._mode = "split"
+        self._before_only = False
+        self._zoom = 1.0
+        self._origin = QPointF()
+        self._fitted = True  # follow the widget's size until the user zooms or pans
+        self._drag: str | None = None  # "divider" or "pan" while a button is held
+        self._drag_last = QPointF()
+        self._grab_offset = 0.0
+        self._checker = _checker_brush()
+        self.last_paint_sources: list[tuple[str, QRectF]] = []  # (layer, source rect) of the last paint
+
+    def sizeHint(self) -> QSize:
+        return QSize(800, 600)
+
+    # ------------------------------------------------------------------------------------------ images
+
+    def set_before(self, image: QImage | None) -> None:
+        """The original (or result A of an A | B comparison), drawn stretched over the after.
+
+        An after that cannot be its result (another shape) is dropped, and a picture of a new size is fitted;
+        one that lines up with the after keeps the view, so switching between comparisons does not jump.
+        """
+        if image is None:
+            with self._keeping_view(False):
+                self._before, self._before_only = None, False
+            return
+        lines_up = self._after is not None and _lines_up(image.size(), self._after.size())
+        new_picture = not lines_up and (self._before is None or image.size() != self._before.size())
+        with self._keeping_view(new_picture):
+            if not lines_up:
+                self._after = None
+            if new_picture:
+                self._clear_preview()
+            self._before = image
+
+    def set_after(self, image: QImage | None) -> None:
+        """The result (input size × scale); it replaces any preview, and the picture stays put on screen."""
+        # Without a before, each after of a new size is a new picture (a GAN sample, say): fit it.
+        alone = self._before is None and image is not None
+        with self._keeping_view(alone and (self._after is None or image.size() != self._after.size())):
+            self._after = image
+            if image is not None:
+                self._clear_preview()
+
+    def set_output_scale(self, scale: float) -> None:
+        """The scale of the coming result, which sets output coordinates while there is no after."""
+        if scale <= 0:
+            raise ValueError(f"output scale must be positive, not {scale}")
+        if scale == self._output_scale:
+            return
+        with self._keeping_view(False):
+            self._output_scale = float(scale)
+            self._clear_preview()  # its region was in the old output coordinates
+
+    def set_preview(self, image: QImage, region: QRect) -> None:
+        """Overlay a crop of the output at `region` (output coordinates) on the after side, until the result.
+
+        Ignored once a full after is shown: a late preview must not cover the finished result.
+        """
+        if self._after is not None:
+            return
+        with self._keeping_view(False):
+            self._preview = image
+            self._preview_region = QRect(region)
+
+    def clear_preview(self) -> None:
+        with self._keeping_view(False):
+            self._clear_preview()
+
+    def set_labels(self, left: str, right: str) -> None:
+        """Corner labels: "Before"/"After" by default, model names ("A"/"B") for a comparison."""
+        self._labels = (left, right)
+        self.update()
+
+    @property
+    def before(self) -> QImage | None:
+        return self._before
+
+    @property
+    def after(self) -> QImage | None:
+        return self._after
+
+    @property
+    def preview(self) -> QImage | None:
+        return self._preview
+
+    @property
+    def output_scale(self) -> float:
+        return self._output_scale
+
+    def output_size(self) -> QSize:
+        """The size of the output coordinate space: the after's, else the before's × output scale."""
+        if self._after is not None:
+            return self._after.size()
+        if self._before is not None:
+            return QSize(
+                max(1, round(self._before.width() * self._output_scale)),
+                max(1, round(self._before.height() * self._output_scale)),
+            )
+        return QSize()
+
+    # ------------------------------------------------------------------------------------------ options
+
+    @property
+    def smooth_before(self) -> bool:
+        return self._smooth_before
+
+    def set_smooth_before(self, smooth: bool) -> None:
+        """Draw the before bilinear (as a naive upscale would look) or nearest (its real pixels)."""
+        self._smooth_before = bool(smooth)
+        self.update()
+
+    @property
+    def divider(self) -> float:
+        return self._divider
+
+    def set_divider(self, position: float) -> None:
+        position = min(1.0, max(0.0, float(position)))
+        if position == self._divider:
+            return
+        self._divider = position
+        self.update()
+        self.dividerMoved.emit(position)
+        self.viewChanged.emit()
+
+    def divider_x(self) -> float:
+        """Where the divider is painted, in widget pixels."""
+        return self._divider * self.width()
+
+    @property
+    def mode(self) -> str:
+        return self._mode
+
+    def set_mode(self, mode: str) -> None:
+        """ "split" (one view, a divider) or "side_by_side" (two panes showing the same region)."""
+        if mode not in MODES:
+            raise ValueError(f"unknown view mode {mode!r}; expected one of {', '.join(MODES)}")
+        if mode == self._mode:
+            return
+        with self._keeping_view(False, always_signal=True):
+            self._mode = mode
+
+    @property
+    def showing_before_only(self) -> bool:
+        return self._before_only
+
+    def toggle_before_after(self) -> None:
+        """Show only the before over the whole view, or go back to the comparison."""
+        if not self._comparing() and not self._before_only:
+            return
+        with self._keeping_view(False, always_signal=True):
+            self._before_only = not self._before_only
+
+    # ------------------------------------------------------------------------------------------ view
+
+    @property
+    def zoom(self) -> float:
+        """Widget pixels per output pixel: 1 is 1:1, 16 the closest look."""
+        return self._zoom
+
+    def zoom_limits(self) -> tuple[float, float]:
+        """The least and most zoom: down to 0.05 (or fit / 4 for a picture that needs it), up to 16."""
+        fit = self._fit_zoom()
+        return (min(MIN_ZOOM, fit / 4) if fit else MIN_ZOOM, MAX_ZOOM)
+
+    def set_zoom(self, zoom: float, anchor: QPointF | None = None) -> None:
+        """Zoom (clamped) keeping the output point under `anchor` (widget position; the centre) in place."""
+        if self.output_size().isEmpty():
+            return
+        low, high = self.zoom_limits()
+        zoom = min(high, max(low, zoom))
+        pane = self._pane_rect()
+        anchor = QPointF(pane.center()) if anchor is None else QPointF(anchor)
+        left = self._pane_left(anchor.x())
+        point = self.image_point(anchor)
+        origin = QPointF(anchor.x() - left - zoom * point.x(), anchor.y() - zoom * point.y())
+        self._fitted = False
+        self._set_view(zoom, origin)
+
+    def fit(self) -> None:
+        """Show the whole picture, as large as the view allows (at most 16×), centred."""
+        size = self.output_size()
+        self._fitted = True
+        if size.isEmpty():
+            return
+        zoom = min(MAX_ZOOM, self._fit_zoom())
+        pane = self._pane_rect()
+        origin = QPointF((pane.width() - zoom * size.width()) / 2, (pane.height() - zoom * size.height()) / 2)
+        self._set_view(zoom, origin)
+
+    def actual_size(self) -> None:
+        """1:1, one output pixel per screen pixel, around the centre of the view."""
+        self.set_zoom(1.0)
+
+    def pan_by(self, dx: float, dy: float) -> None:
+        """Move the picture by (dx, dy) widget pixels, keeping some of it on screen."""
+        if self.output_size().isEmpty():
+            return
+        self._fitted = False
+        self._set_view(self._zoom, self._origin + QPointF(dx, dy))
+
+    def image_point(self, widget_pos: QPointF | QPoint) -> QPointF:
+        """The output-pixel coordinates under a widget position (in side by side, within its own pane)."""
+        pos = QPointF(widget_pos)
+        left = self._pane_left(pos.x())
+        return QPointF(
+            (pos.x() - left - self._origin.x()) / self._zoom, (pos.y() - self._origin.y()) / self._zoom
+        )
+
+    def visible_region(self) -> QRectF:
+        """The part of the output (output pixel coordinates) the view shows, clipped to the picture."""
+        size = self.output_size()
+        if size.isEmpty():
+            return QRectF()
+        pane, zoom = self._pane_rect(), self._zoom
+        shown = QRectF((pane.topLeft() - self._origin) / zoom, (pane.bottomRight() - self._origin) / zoom)
+        return shown.intersected(QRectF(0, 0, size.width(), size.height()))
+
+    # ------------------------------------------------------------------------------------------ layout
+
+    def _comparing(self) -> bool:
+        """Whether there is an after side: a result or a preview, next to a before."""
+        return (
+            self._before is not None
+            and not self._before_only
+            and (self._after is not None or self._preview is not None)
+        )
+
+    def _panes(self) -> int:
+        return 2 if self._mode == "side_by_side" and self._comparing() else 1
+
+    def _pane_rect(self) -> QRectF:
+        """The first pane, in widget pixels; side by side has a second of the same size on the right."""
+        return QRectF(0, 0, self.width() / self._panes(), self.height())
+
+    def _pane_left(self, x: float) -> float:
+        """The left edge of the pane holding widget x."""
+        width = self._pane_rect().width()
+        return width if self._panes() == 2 and x >= width else 0.0
+
+    def _fit_zoom(self) -> float:
+        size, pane = self.output_size(), self._pane_rect()
+        if size.isEmpty() or pane.isEmpty():
+            return 0.0
+        return min(pane.width() / size.width(), pane.height() / size.height())
+
+    def _set_view(self, zoom: float, origin: QPointF) -> None:
+        origin = self._clamp_pan(zoom, origin)
+        if zoom == self._zoom and origin == self._origin:
+            return
+        self._zoom, self._origin = zoom, origin
+        self.update()
+        self.viewChanged.emit()
+
+    def _clamp_pan(self, zoom: float, origin: QPointF) -> QPointF:
+        size, pane = self.output_size(), self._pane_rect()
+
+        def clamp(start: float, extent: float, room: float) -> float:
+            margin = min(PAN_MARGIN, extent, room)
+            return min(room - margin, max(margin - extent, start))
+
+        return QPointF(
+            clamp(origin.x(), zoom * size.width(), pane.width()),
+            clamp(origin.y(), zoom * size.height(), pane.height()),
+        )
+
+    @contextmanager
+    def _keeping_view(self, new_picture: bool, *, always_signal: bool = False) -> Iterator[None]:
+        """Around a change of images, scale or mode: then fit a new picture or keep the view; repaint."""
+        size, pane, state = self.output_size(), self._pane_rect().size(), (self._zoom, QPointF(self._origin))
+        yield
+        self._relayout(size, pane, new_picture)
+        self.update()
+        if always_signal and (self._zoom, self._origin) == state:
+            self.viewChanged.emit()  # a view that moved has announced it already
+
+    def _relayout(self, old_size: QSize, old_pane: QSizeF, new_picture: bool) -> None:
+        """After the output size or pane size changed: keep the picture where it was on screen.
+
+        A new picture, or a view still fitted to the widget, is fitted again instead.
+        """
+        size = self.output_size()
+        if size.isEmpty():
+            self._fitted = True
+            self._set_view(1.0, QPointF())
+            return
+        if new_picture or self._fitted or old_size.isEmpty():
+            self.fit()
+            return
+        zoom = self._zoom * old_size.width() / size.width()
+        origin = self._origin
+        pane = self._pane_rect()
+        if pane.size() != old_pane:  # keep the point at the centre of the view at the centre
+            centre_x = (old_pane.width() / 2 - origin.x()) / zoom
+            centre_y = (old_pane.height() / 2 - origin.y()) / zoom
+            origin = QPointF(pane.width() / 2 - zoom * centre_x, pane.height() / 2 - zoom * centre_y)
+        low, high = self.zoom_limits()
+        if not low <= zoom <= high:
+            clamped = min(high, max(low, zoom))
+            centre = QPointF(pane.width() / 2, pane.height() / 2)
+            origin = centre - (centre - origin) * (clamped / zoom)
+            zoom = clamped
+        self._set_view(zoom, origin)
+
+    def _clear_preview(self) -> None:
+        self._preview = None
+        self._preview_region = QRect()
+
+    # ------------------------------------------------------------------------------------------ input
+
+    def _near_divider(self, x: float) -> bool:
+        return self._comparing() and self._panes() == 1 and abs(x - self.divider_x()) <= GRAB_DISTANCE
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() != Qt.MouseButton.LeftButton or self.output_size().isEmpty():
+            super().mousePressEvent(event)
+            return
+        pos = event.position()
+        self._drag = "divider" if self._near_divider(pos.x()) else "pan"
+        self._drag_last = pos
+        self._grab_offset = pos.x() - self.divider_x()  # so the divider does not jump to the pointer
+        if self._drag == "pan":
+            self.setCursor(Qt.CursorShape.ClosedHandCursor)
+        event.accept()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        pos = event.position()
+        if self._drag == "divider":
+            self.set_divider((pos.x() - self._grab_offset) / max(1, self.width()))
+        elif self._drag == "pan":
+            delta = pos - self._drag_last
+            self._drag_last = pos
+            self.pan_by(delta.x(), delta.y())
+        else:
+            self._update_cursor(pos.x())
+        event.accept()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self._drag is not None:
+            self._drag = None
+            self._update_cursor(event.position().x())
+            event.accept()
+        else:
+            super().mouseReleaseEvent(event)
+
+    def _update_cursor(self, x: float) -> None:
+        if self._near_divider(x):
+            self.setCursor(Qt.CursorShape.SplitHCursor)
+        elif self.output_size().isEmpty():
+            self.unsetCursor()
+        else:
+            self.setCursor(Qt.CursorShape.OpenHandCursor)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        notches = event.angleDelta().y() / 120
+        if not notches or self.output_size().isEmpty():
+            event.ignore()
+            return
+        self.set_zoom(self._zoom * WHEEL_STEP**notches, event.position())
+        event.accept()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        actions = {
+            Qt.Key.Key_F: self.fit,
+            Qt.Key.Key_1: self.actual_size,
+            Qt.Key.Key_Space: self.toggle_before_after,
+        }
+        action = actions.get(event.key())
+        if action is None or event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
+            super().keyPressEvent(event)
+            return
+        action()
+        event.accept()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        old = event.oldSize()
+        old_pane = QSizeF(old.width() / self._panes(), old.height()) if old.isValid() else QSizeF()
+        self._relayout(self.output_size(), old_pane, not old.isValid())
+        super().resizeEvent(event)
+
+    # ------------------------------------------------------------------------------------------ painting
+
+    def _sides(self) -> list[_Side]:
+        """What each part of the widget shows, left to right."""
+        size = self.output_size()
+        whole = QRectF(0, 0, size.width(), size.height())
+        # The after shows real pixels when zoomed in, and is smoothed when zoomed out.
+        after = [_Layer("after", self._after, whole, self._zoom < 1)] if self._after is not None else []
+        before = (
+            [_Layer("before", self._before, whole, self._smooth_before)] if self._before is not None else []
+        )
+        if not self._comparing():
+            return [_Side(QRectF(self.rect()), 0.0, tuple(before or after))]
+        if not after and self._preview is not None:
+            after = [*before, _Layer("preview", self._preview, QRectF(self._preview_region), self._zoom < 1)]
+        left, right = tuple(before), tuple(after)
+        if self._panes() == 2:
+            pane = self._pane_rect()
+            return [
+                _Side(pane, 0.0, left),
+                _Side(pane.translated(pane.width(), 0), pane.width(), right),
+            ]
+        cut = self.divider_x()
+        return [
+            _Side(QRectF(0, 0, cut, self.height()), 0.0, left),
+            _Side(QRectF(cut, 0, self.width() - cut, self.height()), 0.0, right),
+        ]
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), _BACKGROUND)
+        self.last_paint_sources = []
+        if self.output_size().isEmpty():
+            painter.setPen(_HINT_COLOUR)
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, HINT)
+            return
+        clip = QRectF(event.rect())
+        for side in self._sides():
+            area = side.clip.intersected(clip)
+            if area.isEmpty():
+                continue
+            painter.save()
+            painter.setClipRect(area)
+            for layer in side.layers:
+                self._draw_layer(painter, layer, area, side.left)
+            painter.restore()
+        if self._comparing():
+            if self._panes() == 1:
+                self._draw_divider(painter)
+            else:  # a gutter between the two panes
+                middle = self._pane_rect().width()
+                painter.fillRect(QRectF(middle - 1, 0, 2, self.height()), _BACKGROUND)
+            self._draw_labels(painter, self._labels)
+        elif self._before_only:  # say so, or the missing result would look lost
+            self._draw_labels(painter, (self._labels[0], ""))
+
+    def _draw_layer(self, painter: QPainter, layer: _Layer, area: QRectF, left: float) -> None:
+        """Draw the part of `layer` under `area` (widget pixels), from whole source pixels only."""
+        image, place, zoom = layer.image, layer.placement, self._zoom
+        if image.isNull() or place.isEmpty():
+            return
+        origin = QPointF(left + self._origin.x(), self._origin.y())
+        seen = QRectF((area.topLeft() - origin) / zoom, (area.bottomRight() - origin) / zoom)
+        seen = seen.intersected(place)
+        if seen.isEmpty():
+            return
+        sx, sy = place.width() / image.width(), place.height() / image.height()
+        # Bilinear sampling stops at the source rectangle's edge: one more pixel keeps the seams invisible.
+        spare = 1 if layer.smooth else 0
+        x0 = max(0, math.floor((seen.left() - place.left()) / sx) - spare)
+        y0 = max(0, math.floor((seen.top() - place.top()) / sy) - spare)
+        x1 = min(image.width(), math.ceil((seen.right() - place.left()) / sx) + spare)
+        y1 = min(image.height(), math.ceil((seen.bottom() - place.top()) / sy) + spare)
+        source = QRectF(x0, y0, x1 - x0, y1 - y0)
+        target = QRectF(
+            origin.x() + zoom * (place.left() + x0 * sx),
+            origin.y() + zoom * (place.top() + y0 * sy),
+            zoom * sx * (x1 - x0),
+            zoom * sy * (y1 - y0),
+        )
+        if image.hasAlphaChannel():
+            painter.fillRect(target.intersected(area), self._checker)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, layer.smooth)
+        painter.drawImage(target, image, source)
+        self.last_paint_sources.append((layer.name, source))
+
+    def _draw_divider(self, painter: QPainter) -> None:
+        x, middle = self.divider_x(), self.height() / 2
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(QColor(0, 0, 0, 110), 4))
+        painter.drawLine(QPointF(x, 0), QPointF(x, self.height()))
+        painter.setPen(QPen(QColor(255, 255, 255), 2))
+        painter.drawLine(QPointF(x, 0), QPointF(x, self.height()))
+        painter.setPen(QPen(QColor(0, 0, 0, 110), 1))
+        painter.setBrush(QColor(255, 255, 255))
+        painter.drawEllipse(QPointF(x, middle), 14, 14)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(60, 60, 60))
+        for direction in (-1, 1):  # the two arrow heads that say "drag me sideways"
+            tip = x + direction * 9
+            painter.drawPolygon(
+                QPolygonF(
+                    [
+                        QPointF(tip, middle),
+                        QPointF(tip - direction * 5, middle - 5),
+                        QPointF(tip - direction * 5, middle + 5),
+                    ]
+                )
+            )
+        painter.restore()
+
+    def _draw_labels(self, painter: QPainter, labels: tuple[str, str]) -> None:
+        metrics = QFontMetrics(self.font())
+        pad, margin = 6, 8
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        for text, right in zip(labels, (False, True), strict=True):
+            if not text:
+                continue
+            box = QRectF(0, 0, metrics.horizontalAdvance(text) + 2 * pad, metrics.height() + pad)
+            box.moveTop(margin)
+            if right:
+                box.moveRight(self.width() - margin)
+            else:
+                box.moveLeft(margin)
+            path = QPainterPath()
+            path.addRoundedRect(box, 4, 4)
+            painter.fillPath(path, QColor(0, 0, 0, 150))
+            painter.setPen(QColor(255, 255, 255))
+            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+        painter.restore()
+
+
+def _lines_up(before: QSize, after: QSize) -> bool:
+    """Whether `after` is `before` scaled by one factor, give or take a rounded pixel per side."""
+    skew = abs(after.width() * before.height() - after.height() * before.width())
+    return skew <= before.width() + before.height()
+
+
+def _checker_brush() -> QBrush:
+    """The grey checkerboard drawn under transparent pictures, fixed to the screen like every editor's."""
+    side = 2 * _CHECKER_SQUARE
+    tile = QImage(side, side, QImage.Format.Format_RGB32)
+    tile.fill(_CHECKER[0])
+    for x, y in ((0, _CHECKER_SQUARE), (_CHECKER_SQUARE, 0)):
+        for dy in range(_CHECKER_SQUARE):
+            for dx in range(_CHECKER_SQUARE):
+                tile.setPixelColor(x + dx, y + dy, _CHECKER[1])
+    return QBrush(tile)
