@@ -1,0 +1,583 @@
+"""The batch dialog: upscale a folder (or a handful of dropped files) with the same core path as the CLI.
+
+Planning, loading the model and upscaling all run in one worker job (`batch_run`), so the dialog only
+turns settings into a `BatchRequest` and the job's `Progress` events into bars and a summary. Outputs are
+written atomically by the core, so a cancelled batch leaves complete files only and a re-run skips them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QShowEvent
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from sr_studio.core.batch import DEFAULT_PATTERN, BatchReport, OutputOptions, validate_pattern
+from sr_studio.core.errors import SRStudioError, UsageError
+from sr_studio.core.jobs import CancelToken, Progress
+from sr_studio.ui import workers
+
+if TYPE_CHECKING:
+    from sr_studio.core.library import ModelEntry, ModelLibrary
+
+FORMATS = ("png", "jpg", "webp", "tif")
+QUALITY_FORMATS = frozenset({"jpg", "webp"})
+DEFAULT_QUALITY = 90
+STEPS_PER_FILE = 100  # the overall bar counts hundredths of a file, so it moves within long files
+ERROR_STYLE = "color: #c62828;"
+
+
+@dataclass(frozen=True)
+class BatchRequest:
+    """Everything a batch needs, gathered on the GUI thread and handed whole to the worker."""
+
+    inputs: tuple[Path, ...]
+    output: Path | None  # None: the core's default (a sibling `NAME_xS` folder, or beside each file)
+    options: OutputOptions
+    model: ModelEntry
+    device: str = "auto"
+    recursive: bool = False
+
+    def output_folder(self) -> Path:
+        """Where the results land, for "Open output folder": the core's default rule when none was set."""
+        if self.output is not None:
+            return self.output
+        scale = self.model.card.scale
+        if len(self.inputs) == 1 and self.inputs[0].is_dir():
+            folder = self.inputs[0]
+            return folder.parent / f"{folder.name}_x{scale}"  # plan_batch's rule for a folder
+        return Path(os.path.commonpath([path.parent for path in self.inputs]))  # beside each file
+
+
+def batch_run(
+    request: BatchRequest, library: ModelLibrary, cancel: CancelToken
+) -> Generator[Progress, None, BatchReport]:
+    """Plan, load the model and run the batch, as `sr-studio upscale` does, inside a worker thread.
+
+    Planning scans folders and loading imports torch: both are too slow for the GUI thread.
+    """
+    from sr_studio.core.batch import batch_job, plan_batch
+
+    entry = request.model
+    jobs, failures = plan_batch(
+        request.inputs,
+        request.output,
+        request.options,
+        scale=entry.card.scale,
+        model=entry.name,
+        recursive=request.recursive,
+    )
+    if not jobs and not failures:
+        raise SRStudioError(f"no images found in {', '.join(str(path) for path in request.inputs)}")
+    model = library.load(entry)
+    report = yield from batch_job(jobs, model, request.options, device=request.device, cancel=cancel)
+    report.failed[:0] = failures
+    return report
+
+
+def _list_devices(cancel: CancelToken) -> Generator[Progress, None, list[str]]:
+    """The devices torch can see; a job because the first torch import takes seconds."""
+    from sr_studio.core.engine import available_devices
+
+    yield Progress(0, 1, "devices")
+    return available_devices()
+
+
+def eta_text(seconds: float | None) -> str:
+    """A rough, human time left: precision the estimate does not have would only flicker."""
+    if seconds is None:
+        return "estimating time left…"
+    if seconds < 10:
+        return "a few seconds left"
+    if seconds < 90:
+        return f"about {round(seconds / 5) * 5} s left"
+    if seconds < 90 * 60:
+        return f"about {round(seconds / 60)} min left"
+    hours, minutes = divmod(round(seconds / 60), 60)
+    return f"about {hours} h {minutes} min left"
+
+
+def _files(count: int) -> str:
+    return f"{count} file" if count == 1 else f"{count} files"
+
+
+class BatchDialog(QDialog):
+    """Upscale a whole folder (or a list of files): settings, live progress, cancel, and a summary."""
+
+    batchFinished = Signal(object)  # the BatchReport, when a batch ran to its end
+    batchEnded = Signal()  # after any ending: finished, cancelled or failed
+    progressChanged = Signal(object)  # each Progress event, after the dialog has shown it
+
+    def __init__(
+        self,
+        library: ModelLibrary,
+        *,
+        inputs: Sequence[Path] = (),
+        output_dir: Path | None = None,
+        model: str | None = None,
+        device: str = "auto",
+        devices: Sequence[str] | None = None,
+        pool: workers.Pool | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Batch upscale")
+        self.library = library
+        self.pool = pool
+        self.report: BatchReport | None = None
+        self.handle: workers.JobHandle | None = None
+        self._request: BatchRequest | None = None
+        self._running = False
+        self._devices_requested = devices is not None
+        self._files_done = 0
+        self._failures: list[tuple[str, str]] = []
+
+        self._build_widgets()
+        self._fill_models(model)
+        self._fill_devices(["auto", *(devices or ()), device])
+        self.device_combo.setCurrentIndex(self.device_combo.findData(device))
+        self._set_inputs([Path(path) for path in inputs])
+        if output_dir is not None:
+            self.output_edit.setText(str(output_dir))
+        self._connect()
+        self._update_format()
+        self._update_defaults()
+        self._validate()
+
+    # --- building ---------------------------------------------------------------------------------
+
+    def _build_widgets(self) -> None:
+        self.input_edit = QLineEdit()
+        self.input_edit.setPlaceholderText("a folder of pictures")
+        self.input_browse = QPushButton("Browse…")
+        self.folder_row = _row(self.input_edit, self.input_browse)
+        self.file_list = QListWidget()
+        self.file_list.setMaximumHeight(110)
+        self.use_folder_button = QPushButton("Use a folder instead")
+        self.files_box = QWidget()
+        files_layout = QVBoxLayout(self.files_box)
+        files_layout.setContentsMargins(0, 0, 0, 0)
+        files_layout.addWidget(self.file_list)
+        files_layout.addWidget(self.use_folder_button, 0, Qt.AlignmentFlag.AlignLeft)
+        self.recursive_check = QCheckBox("Include sub-folders (keep the folder tree)")
+
+        self.output_edit = QLineEdit()
+        self.output_browse = QPushButton("Browse…")
+        self.pattern_edit = QLineEdit(DEFAULT_PATTERN)
+        self.pattern_edit.setToolTip("Fields: {stem} (the input's name), {scale}, {model}")
+        self.pattern_error = QLabel()
+        self.pattern_error.setStyleSheet(ERROR_STYLE)
+        self.pattern_error.setWordWrap(True)  # a long pattern must not widen the dialog
+        self.pattern_error.hide()
+        self.format_combo = QComboBox()
+        self.format_combo.addItem("keep (same as input)", None)
+        for extension in FORMATS:
+            self.format_combo.addItem(extension, extension)
+        self.quality_spin = QSpinBox()
+        self.quality_spin.setRange(1, 100)
+        self.quality_spin.setValue(DEFAULT_QUALITY)
+        self.quality_spin.setPrefix("quality ")
+        self.model_combo = QComboBox()
+        self.device_combo = QComboBox()
+        self.overwrite_check = QCheckBox("Overwrite existing outputs")
+        self.overwrite_check.setToolTip("Off: outputs that already exist are skipped, so re-runs resume")
+
+        self.settings_box = QWidget()
+        form = QFormLayout(self.settings_box)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.addRow("Input folder:", self.folder_row)
+        form.addRow("Input files:", self.files_box)
+        form.addRow("", self.recursive_check)
+        form.addRow("Output folder:", _row(self.output_edit, self.output_browse))
+        form.addRow("Name pattern:", self.pattern_edit)
+        form.addRow("", self.pattern_error)
+        form.addRow("Format:", _row(self.format_combo, self.quality_spin))
+        form.addRow("Model:", self.model_combo)
+        form.addRow("Device:", self.device_combo)
+        form.addRow("", self.overwrite_check)
+        self._form = form
+
+        self.file_label = QLabel()
+        self.overall_bar = QProgressBar()
+        self.file_bar = QProgressBar()
+        self.file_bar.setRange(0, STEPS_PER_FILE)
+        self.eta_label = QLabel()
+        self.progress_box = QGroupBox("Progress")
+        progress_layout = QVBoxLayout(self.progress_box)
+        progress_layout.addWidget(self.overall_bar)
+        progress_layout.addWidget(self.file_label)
+        progress_layout.addWidget(self.file_bar)
+        progress_layout.addWidget(self.eta_label)
+        self.progress_box.hide()
+
+        self.summary_label = QLabel()
+        self.summary_label.setWordWrap(True)
+        self.failures_list = QTreeWidget()
+        self.failures_list.setHeaderLabels(["File", "Problem"])
+        self.failures_list.setRootIsDecorated(False)
+        self.failures_list.setMaximumHeight(140)
+        self.summary_box = QGroupBox("Summary")
+        summary_layout = QVBoxLayout(self.summary_box)
+        summary_layout.addWidget(self.summary_label)
+        summary_layout.addWidget(self.failures_list)
+        self.summary_box.hide()
+
+        self.status_label = QLabel()  # problems found before a batch starts, one line
+        self.status_label.setStyleSheet(ERROR_STYLE)
+        self.status_label.setWordWrap(True)
+        self.status_label.hide()
+        self.open_output_button = QPushButton("Open output folder")
+        self.open_output_button.setEnabled(False)
+        self.start_button = QPushButton("Start")
+        self.start_button.setDefault(True)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.close_button = QPushButton("Close")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.open_output_button)
+        buttons.addStretch(1)
+        for button in (self.start_button, self.cancel_button, self.close_button):
+            buttons.addWidget(button)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.settings_box)
+        layout.addWidget(self.progress_box)
+        layout.addWidget(self.summary_box)
+        layout.addWidget(self.status_label)
+        layout.addLayout(buttons)
+        self.resize(620, 0)
+
+    def _connect(self) -> None:
+        self.input_edit.textChanged.connect(self._on_inputs_changed)
+        self.input_browse.clicked.connect(self._browse_input)
+        self.use_folder_button.clicked.connect(self._use_folder)
+        self.output_browse.clicked.connect(self._browse_output)
+        self.pattern_edit.textChanged.connect(self._validate)
+        self.format_combo.currentIndexChanged.connect(self._update_format)
+        self.model_combo.currentIndexChanged.connect(self._update_defaults)
+        self.start_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.close_button.clicked.connect(self.reject)
+        self.open_output_button.clicked.connect(self.open_output_folder)
+
+    def _fill_models(self, wanted: str | None) -> None:
+        self._entries = {entry.name: entry for entry in self.library.entries("upscale")}
+        for entry in self._entries.values():
+            card = entry.card
+            label = f"{entry.name} — ×{card.scale}" + (f" — {card.description}" if card.description else "")
+            self.model_combo.addItem(label, entry.name)
+        if not self._entries:
+            self._show_status("no upscaling model is installed (import one with: sr-studio models import)")
+            return
+        default = self.library.default("upscale")
+        chosen = wanted if wanted in self._entries else (default.name if default else None)
+        self.model_combo.setCurrentIndex(max(0, self.model_combo.findData(chosen)))
+        if wanted is not None and wanted not in self._entries:
+            self._show_status(f"no upscaling model named {wanted!r}; using {chosen}")
+
+    def _fill_devices(self, names: Sequence[str]) -> None:
+        for name in names:
+            if self.device_combo.findData(name) < 0:
+                self.device_combo.addItem("auto (best available)" if name == "auto" else name, name)
+
+    def _set_inputs(self, paths: list[Path]) -> None:
+        """One folder goes in the folder field; files (or several paths) become a list instead."""
+        self.file_list.clear()
+        if len(paths) == 1 and paths[0].is_dir():
+            self.input_edit.setText(str(paths[0]))
+            paths = []
+        for path in paths:
+            self.file_list.addItem(str(path))
+            self.file_list.item(self.file_list.count() - 1).setToolTip(str(path))
+        self._form.setRowVisible(self.folder_row, not paths)
+        self._form.setRowVisible(self.files_box, bool(paths))
+
+    # --- reading the fields -------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        """From start() until the job's ending reaches the GUI thread (the worker may finish earlier)."""
+        return self._running
+
+    def input_paths(self) -> list[Path]:
+        """The dropped files if there are any, else the folder field (empty when blank)."""
+        if self.file_list.count():
+            return [Path(self.file_list.item(row).text()) for row in range(self.file_list.count())]
+        text = self.input_edit.text().strip()
+        return [Path(text).expanduser()] if text else []
+
+    def selected_model(self) -> ModelEntry | None:
+        return self._entries.get(self.model_combo.currentData())
+
+    def request(self) -> BatchRequest:
+        """The batch the fields describe; an `SRStudioError` names what is missing or wrong."""
+        inputs = self.input_paths()
+        if not inputs:
+            raise UsageError("choose a folder of pictures first")
+        if not self.file_list.count() and not inputs[0].is_dir():
+            raise SRStudioError("no such folder", inputs[0])
+        entry = self.selected_model()
+        if entry is None:
+            raise UsageError("choose an upscaling model first")
+        extension = self.format_combo.currentData()
+        output = self.output_edit.text().strip()
+        options = OutputOptions(
+            pattern=validate_pattern(self.pattern_edit.text()),
+            format=extension,
+            quality=self.quality_spin.value() if extension in QUALITY_FORMATS else None,
+            overwrite=self.overwrite_check.isChecked(),
+        )
+        return BatchRequest(
+            inputs=tuple(inputs),
+            output=Path(output).expanduser() if output else None,
+            options=options,
+            model=entry,
+            device=self.device_combo.currentData(),
+            recursive=self.recursive_check.isChecked(),
+        )
+
+    # --- reacting to edits --------------------------------------------------------------------------
+
+    def _on_inputs_changed(self) -> None:
+        self._update_defaults()
+        self._validate()
+
+    def _use_folder(self) -> None:
+        self._set_inputs([])
+        self._on_inputs_changed()
+
+    def _browse_input(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder of pictures", self.input_edit.text())
+        if folder:
+            self.input_edit.setText(folder)
+
+    def _browse_output(self) -> None:
+        start = self.output_edit.text() or self.output_edit.placeholderText().removeprefix("default: ")
+        folder = QFileDialog.getExistingDirectory(self, "Output folder", start)
+        if folder:
+            self.output_edit.setText(folder)
+
+    def _update_format(self) -> None:
+        self.quality_spin.setEnabled(self.format_combo.currentData() in QUALITY_FORMATS)
+
+    def _update_defaults(self) -> None:
+        """Show where outputs go when the output field is left empty: the core's default."""
+        entry = self.selected_model()
+        inputs = self.input_paths()
+        if self.file_list.count():
+            text = "default: beside each file"
+        elif entry is not None and inputs:
+            folder = inputs[0]
+            text = f"default: {folder.parent / f'{folder.name}_x{entry.card.scale}'}"
+        else:
+            text = "default: a folder beside the input folder"
+        self.output_edit.setPlaceholderText(text)
+
+    def _validate(self) -> None:
+        """Check the pattern as it is typed; Start only when there is something valid to run."""
+        try:
+            validate_pattern(self.pattern_edit.text())
+        except UsageError as error:
+            self.pattern_error.setText(str(error))
+            self.pattern_error.show()
+            pattern_ok = False
+        else:
+            self.pattern_error.hide()
+            pattern_ok = True
+        ready = pattern_ok and bool(self.input_paths()) and self.selected_model() is not None
+        self.start_button.setEnabled(ready and not self.running)
+
+    def _show_status(self, text: str) -> None:
+        self.status_label.setText(text)
+        self.status_label.setVisible(bool(text))
+
+    # --- running ------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Run the batch the fields describe in a worker; problems with the fields show inline."""
+        if self.running:
+            return
+        try:
+            request = self.request()
+        except SRStudioError as error:
+            self._show_status(str(error))
+            return
+        self._show_status("")
+        self._request = request
+        self.report = None
+        self._files_done = 0
+        self._failures = []
+        self.failures_list.clear()
+        self.summary_box.hide()
+        self.open_output_button.setEnabled(False)
+        self.overall_bar.setRange(0, 0)  # busy until the first event: planning and loading the model
+        self.overall_bar.setFormat("")
+        self.file_bar.setValue(0)
+        self.file_label.setText(f"Loading {request.model.name}…")
+        self.eta_label.setText(eta_text(None))
+        self.progress_box.show()
+        self._set_running(True)
+
+        handle = workers.prepare_job()
+        self.handle = handle
+        handle.progress.connect(self._on_progress)
+        handle.finished.connect(self._on_finished)
+        handle.failed.connect(self._on_failed)
+        handle.cancelled.connect(self._on_cancelled)
+        handle.ended.connect(self._on_ended)
+        self.destroyed.connect(handle.cancel)  # never leave a job writing for a dialog that is gone
+        workers.launch(handle, partial(batch_run, request, self.library), self.pool)
+
+    def cancel(self) -> None:
+        """Stop at the next tile; finished outputs stay (they are complete) and a re-run skips them."""
+        if self._running and self.handle is not None:
+            self.handle.cancel()
+            self.cancel_button.setEnabled(False)
+            self.eta_label.setText("cancelling…")
+
+    def open_output_folder(self) -> None:
+        if self._request is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self._request.output_folder())))
+
+    def _set_running(self, running: bool) -> None:
+        self._running = running
+        self.settings_box.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        if running:
+            self.start_button.setEnabled(False)
+        else:
+            self._validate()
+
+    def _on_progress(self, event: Progress) -> None:
+        info = event.info
+        status = info.get("status")
+        fraction = float(info.get("file_fraction", 0.0))
+        # `done` already counts a file once it has a status (or all its tiles): add the fraction otherwise.
+        position = event.done if status or fraction >= 1.0 else event.done + fraction
+        total = max(event.total, 1)
+        self.overall_bar.setRange(0, total * STEPS_PER_FILE)
+        self.overall_bar.setValue(round(position * STEPS_PER_FILE))
+        self.overall_bar.setFormat(f"{int(position)} of {_files(event.total)}")
+        self.file_bar.setValue(round(fraction * STEPS_PER_FILE))
+        name = Path(info.get("file", "")).name
+        number = min(int(position) + (0 if status else 1), event.total)
+        verb = {"skipped": "Skipped (already done)", "failed": "Failed", "written": "Wrote"}.get(
+            status, "Upscaling"
+        )
+        self.file_label.setText(f"{verb}: {name} — file {number} of {event.total}")
+        self.eta_label.setText(eta_text(event.eta_s))
+        if status:
+            self._files_done += 1
+        if status == "failed":
+            self._failures.append((info.get("file", ""), info.get("error", "")))
+        self.progressChanged.emit(event)
+
+    def _on_finished(self, report: BatchReport) -> None:
+        self.report = report
+        if self.overall_bar.maximum() == 0:  # nothing ran (every input failed in planning)
+            self.overall_bar.setRange(0, 1)
+            self.overall_bar.setValue(1)
+            self.file_bar.setValue(STEPS_PER_FILE)
+        self.eta_label.setText(f"done in {report.seconds:.1f} s")
+        self._failures = [(str(source), problem) for source, problem in report.failed]
+        self._show_summary(
+            f"{len(report.written)} written, {len(report.skipped)} skipped (already done), "
+            f"{len(report.failed)} failed"
+        )
+        self.batchFinished.emit(report)
+
+    def _on_cancelled(self) -> None:
+        self.eta_label.setText("cancelled")
+        self._show_summary(
+            f"Cancelled after {_files(self._files_done)} — run again to finish the rest "
+            "(done files are skipped)"
+        )
+
+    def _on_failed(self, message: str) -> None:
+        self.eta_label.setText("stopped")
+        self._show_summary(f"Stopped after {_files(self._files_done)}: {message}")
+
+    def _on_ended(self) -> None:
+        if self.overall_bar.maximum() == 0:  # still busy: the job ended before its first event
+            self.overall_bar.setRange(0, 1)
+        self._set_running(False)
+        self.open_output_button.setEnabled(
+            self._request is not None and self._request.output_folder().is_dir()
+        )
+        self.batchEnded.emit()
+
+    def _show_summary(self, text: str) -> None:
+        self.summary_label.setText(text)
+        self.failures_list.clear()
+        for source, problem in self._failures:
+            item = QTreeWidgetItem([Path(source).name, problem])
+            item.setToolTip(0, source)
+            item.setToolTip(1, problem)
+            self.failures_list.addTopLevelItem(item)
+        self.failures_list.setVisible(bool(self._failures))
+        self.summary_box.show()
+
+    # --- lifetime ----------------------------------------------------------------------------------
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """List the devices once the dialog is up: it needs torch, which loads in a worker."""
+        super().showEvent(event)
+        if not self._devices_requested:
+            self._devices_requested = True
+            handle = workers.prepare_job()
+            handle.finished.connect(self._on_devices)
+            workers.launch(handle, _list_devices, self.pool)
+
+    def _on_devices(self, names: list[str]) -> None:
+        self._fill_devices(names)
+
+    def reject(self) -> None:
+        """Close, Esc and the window's × all come here (QDialog routes closeEvent through reject): while a
+        batch runs, ask first, then cancel it so nothing keeps writing after the dialog is gone."""
+        if self.running:
+            answer = QMessageBox.question(
+                self,
+                "Stop the batch?",
+                "A batch is running. Stop it and close? Finished files are kept; "
+                "running it again finishes the rest.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+            self.cancel()
+        super().reject()
+
+
+def _row(*widgets: QWidget) -> QWidget:
+    row = QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for widget in widgets:
+        layout.addWidget(widget, 1 if isinstance(widget, QLineEdit) else 0)
+    return row
