@@ -1,24 +1,38 @@
-"""The app window opens (a placeholder until the GUI issue lands) without importing torch first."""
+"""`sr-studio` with no command opens the main window, before anything imports torch."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from pathlib import Path
 
-from sr_studio.ui.launch import MainWindow
+from PySide6.QtWidgets import QApplication
+
+from sr_studio.ui import launch, main_window
+from sr_studio.ui.main_window import MainWindow
+from sr_studio.ui.settings import Settings
 
 
-def test_main_window_shows_the_files_it_was_given(qtbot):
-    window = MainWindow(["photo.jpg"])
+def test_run_gui_shows_the_window_and_opens_the_file(qtbot, monkeypatch, tmp_path: Path, photo, data_dir):
+    monkeypatch.setattr(main_window, "Settings", lambda: Settings.from_file(tmp_path / "settings.ini"))
+    shown: list[MainWindow] = []
+
+    def event_loop(*args) -> int:
+        shown.extend(w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible())
+        return 0
+
+    monkeypatch.setattr(QApplication, "exec", event_loop)
+    assert launch.run_gui([str(photo)]) == 0
+    assert len(shown) == 1
+    window = shown[0]
     qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
-    assert window.isVisible()
-    assert "photo.jpg" in window.centralWidget().text()
+    qtbot.waitUntil(lambda: window.opened is not None)  # loaded by a real worker thread
+    assert "photo.png" in window.windowTitle()
+    assert QApplication.instance().applicationName() == "SR Studio"
 
 
-def test_gui_start_does_not_import_torch():
+def test_gui_start_does_not_import_torch(tmp_path: Path):
     probe = (
         "import sys\n"
         "from PySide6.QtCore import QTimer\n"
@@ -29,7 +43,12 @@ def test_gui_start_does_not_import_torch():
         "main([])\n"
         "print('torch' in sys.modules)\n"
     )
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),  # the real user's settings stay untouched
+        "SR_STUDIO_DATA_DIR": str(tmp_path / "data"),
+    }
     result = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, env=env
     )
