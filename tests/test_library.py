@@ -525,3 +525,26 @@ def test_listing_models_does_not_import_torch(library: ModelLibrary) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_install_copies_a_finished_model_in_under_a_new_name(library: ModelLibrary, tmp_path: Path) -> None:
+    network = SRResNet(scale=2, blocks=1, channels=8, norm="none")
+    run_output = tmp_path / "run" / "model"
+    made = save_model_files(
+        run_output,
+        network,
+        name="run-result",
+        task="upscale",
+        architecture="srresnet",
+        arguments={"scale": 2, "blocks": 1, "channels": 8, "norm": "none"},
+        metrics={"after": {"psnr": 30.0}},
+    )
+    entry = library.install(made.card_path, name="my-scans")
+    assert library.find("my-scans").card.metrics == {"after": {"psnr": 30.0}}
+    assert entry.weights_path.read_bytes() == made.weights_path.read_bytes()
+    with pytest.raises(ModelError, match="already exists"):
+        library.install(made.card_path, name="my-scans")
+    made.weights_path.write_bytes(b"tampered")
+    with pytest.raises(ModelError, match="do not match"):
+        library.install(made.card_path, name="other-name")
+    assert "other-name" not in {e.name for e in library.entries()}

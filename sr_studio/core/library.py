@@ -337,6 +337,32 @@ class ModelLibrary:
             description=f"imported from {path.name}",
         )
 
+    def install(self, card_path: Path, *, name: str, description: str | None = None) -> ModelEntry:
+        """Copy a finished model from another folder (a training run's result) into the user folder,
+        renamed; the weights are checked against their card first, and the card keeps its history."""
+        self._refuse_clash(name)
+        card_path = Path(card_path)
+        card = ModelCard.from_json(_read_text(card_path), card_path)
+        weights_path = card_path.with_suffix(WEIGHTS_SUFFIX)
+        try:
+            data = weights_path.read_bytes()
+        except OSError as error:
+            raise ModelError(f"cannot read weights: {first_line(error)}", weights_path) from None
+        if hashlib.sha256(data).hexdigest() != card.sha256:
+            raise ModelError("weights do not match their card", weights_path)
+        card = dataclasses.replace(
+            card, name=name, description=card.description if description is None else description
+        )
+        self.user_dir.mkdir(parents=True, exist_ok=True)
+        target = self.user_dir / f"{name}{WEIGHTS_SUFFIX}"
+        try:
+            with atomic_write(target, overwrite=False) as temporary:
+                temporary.write_bytes(data)
+            write_text_atomic(target.with_suffix(CARD_SUFFIX), card.to_json(), overwrite=False)
+        except (FileExistsError, OSError) as error:
+            raise ModelError(f"cannot install model: {first_line(error)}", target) from None
+        return ModelEntry(card, target, target.with_suffix(CARD_SUFFIX), builtin=False)
+
     def remove(self, name: str) -> None:
         """Delete a user model (card first, so a half-removed model is never listed); built-ins stay."""
         try:
