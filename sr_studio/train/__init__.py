@@ -1,0 +1,1 @@
+"""Training upscalers and GANs as a child process that reports JSON lines (no Qt here)."""

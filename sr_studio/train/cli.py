@@ -1,0 +1,86 @@
+"""Command-line options of a training job: a recipe file, or flags alone for a quick fine-tune.
+
+Flags override single recipe values, so `--steps 50` shortens a recipe for a smoke test without editing it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+# flag → (config key, type, help)
+FLAGS: dict[str, tuple[str, type, str]] = {
+    "--task": ("task", str, "upscale or sample"),
+    "--name": ("name", str, "name of the resulting model"),
+    "--base": ("model.base", str, "library model (or .safetensors file) to start from"),
+    "--steps": ("train.steps", int, "optimisation steps"),
+    "--batch": ("train.batch", int, "images per step"),
+    "--patch": ("data.patch", int, "HR patch side (upscale) or image side (sample)"),
+    "--lr": ("train.lr", float, "learning rate"),
+    "--val-share": ("data.val_share", float, "share of the images kept for validation"),
+    "--eval-every": ("train.eval_every", int, "steps between evaluations"),
+    "--checkpoint-every": ("train.checkpoint_every", int, "steps between checkpoints"),
+    "--device": ("device", str, "auto, cpu, cuda, cuda:N or mps"),
+    "--precision": ("precision", str, "auto, fp32 or bf16"),
+    "--seed": ("seed", int, "random seed"),
+    "--threads": ("threads", int, "CPU threads for torch (0: default)"),
+    "--output": ("output", str, "folder for the resulting model (default: your model library)"),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", nargs="?", type=Path, help="a TOML recipe (see training/)")
+    parser.add_argument(
+        "--data", action="append", metavar="FOLDER", help="image folder or list file (repeatable)"
+    )
+    parser.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue a stopped or killed run")
+    parser.add_argument("--run-dir", type=Path, help="where checkpoints, previews and events go")
+    parser.add_argument("--probe", type=int, metavar="STEPS", help="only time this many steps, write nothing")
+    for flag, (_, kind, text) in FLAGS.items():
+        parser.add_argument(flag, type=kind, help=text)
+
+
+def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
+    values = {key: getattr(args, flag[2:].replace("-", "_")) for flag, (key, _, _) in FLAGS.items()}
+    values = {key: value for key, value in values.items() if value is not None}
+    if args.data:
+        values["data.train"] = [str(Path(p).resolve()) for p in args.data]
+    if "output" in values:
+        values["output"] = str(Path(values["output"]).resolve())
+    return values
+
+
+def run(argv: Sequence[str]) -> int:
+    """Parse `argv` and run (or resume, or only time) the job; exit 0 done, 1 error, 2 usage, 130 stopped."""
+    import sys
+
+    from sr_studio.core.errors import SRStudioError, UsageError
+    from sr_studio.train.config import apply_overrides, config_from_dict, load_config
+    from sr_studio.train.job import EventLog, StopRequest, main, probe
+
+    parser = argparse.ArgumentParser(prog="sr-studio train", description="Train or fine-tune a model.")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    overrides = overrides_from(args)
+    if args.resume is not None:
+        config = None
+    else:
+        try:
+            if args.config is not None:
+                config = load_config(args.config, overrides)
+            else:
+                flags: dict[str, Any] = {}
+                apply_overrides(flags, overrides)
+                config = config_from_dict(flags, Path.cwd(), "flags")
+        except (UsageError, SRStudioError) as error:
+            EventLog(sys.stdout)("error", message=str(error))
+            return 2
+    if args.probe is not None:
+        if config is None:
+            parser.error("--probe needs a config or flags, not --resume")
+        return probe(config, args.probe)
+    stop = StopRequest()
+    stop.install()
+    return main(None, config=config, resume=args.resume, run_dir=args.run_dir, overrides=overrides, stop=stop)

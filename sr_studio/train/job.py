@@ -1,0 +1,434 @@
+"""The training job: one process, one run folder, one JSON object per line on stdout.
+
+Events: `start`, `step` (losses, lr, it/s, ETA), `eval` (metrics, preview image), `checkpoint`, `done`
+(the model card), `stopped` (after SIGTERM/SIGINT: checkpointed, resumable) and `error` (one line). Each is
+also appended to the run's `events.jsonl`, so a wizard that reattaches after a crash can replay them.
+
+A checkpoint (networks, optimisers, the data generator's and torch's RNG states, step, best score, wall
+time) is written atomically every `checkpoint_every` steps; `--resume RUN_DIR` restarts from it and, on
+the same machine, continues bit for bit as the uninterrupted run would have. The learning-rate schedule
+is a pure function of the step, so it needs no state of its own.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import platform
+import signal
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import torch
+
+from sr_studio import __version__
+from sr_studio.core.atomic import atomic_write, write_bytes_atomic, write_text_atomic
+from sr_studio.core.errors import SRStudioError, UsageError
+from sr_studio.core.library import ModelLibrary, save_model_files
+from sr_studio.core.paths import user_data_dir, user_models_dir
+from sr_studio.train.common import training_precision
+from sr_studio.train.config import RunConfig, dump_toml, load_config
+from sr_studio.train.data import Dataset, load_dataset
+
+CHECKPOINT = "checkpoint.pt"
+BEST = "best.safetensors"
+CONFIG = "config.toml"
+EVENTS = "events.jsonl"
+EXIT_DONE, EXIT_ERROR, EXIT_STOPPED = 0, 1, 130
+
+
+class EventLog:
+    """Writes each event as one JSON line to a stream (stdout) and to the run's events.jsonl."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.file: TextIO | None = None
+
+    def attach(self, run_dir: Path) -> None:
+        self.file = (run_dir / EVENTS).open("a", encoding="utf-8")
+
+    def __call__(self, event: str, **fields: Any) -> None:
+        line = json.dumps({"event": event, "time": round(time.time(), 3), **fields}, default=str)
+        for target in (self.stream, self.file):
+            if target is not None:
+                target.write(line + "\n")
+                target.flush()
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
+
+class StopRequest:
+    """Set by SIGTERM/SIGINT; the loop checkpoints and exits at the next step boundary."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def install(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._handle)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.requested = True
+
+
+def default_run_dir(name: str) -> Path:
+    return user_data_dir() / "runs" / f"{name}-{datetime.now():%Y%m%d-%H%M%S}"
+
+
+def main(
+    config_path: Path | None,
+    *,
+    config: RunConfig | None = None,
+    resume: Path | None = None,
+    run_dir: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    stream: TextIO = sys.stdout,
+    stop: StopRequest | None = None,
+) -> int:
+    """Run a job from a recipe file (or a built `config`), or resume one; returns the exit code."""
+    log = EventLog(stream)
+    stop = stop or StopRequest()
+    try:
+        if resume is not None:
+            run_dir = resume
+            if not (resume / CONFIG).is_file():
+                raise SRStudioError("not a training run folder (no config.toml)", resume)
+            config = load_config(resume / CONFIG, overrides)
+        elif config_path is not None or config is not None:
+            config = config or load_config(config_path, overrides)
+            run_dir = run_dir or default_run_dir(config.name)
+        else:
+            raise UsageError("give a config file or --resume RUN_DIR")
+        return _run(config, run_dir, resume is not None, log, stop)
+    except SRStudioError as error:
+        log("error", message=str(error))
+        return EXIT_ERROR
+    except Exception as error:  # a bug: one line for the user, the traceback in the log file
+        from sr_studio.core.logs import log_exception
+
+        where = log_exception(error)
+        log("error", message=f"internal error: {error.__class__.__name__}: {error} (details in {where})")
+        return EXIT_ERROR
+    finally:
+        log.close()
+
+
+def _run(config: RunConfig, run_dir: Path, resuming: bool, log: EventLog, stop: StopRequest) -> int:
+    from sr_studio.core.engine import resolve_device
+
+    output = config.path(config.output) if config.output else user_models_dir()
+    if not resuming:
+        if (run_dir / CHECKPOINT).exists():
+            raise SRStudioError("this run folder already holds a run; resume it or pick another", run_dir)
+        if config.output is None:
+            ModelLibrary(user_dir=output)._refuse_clash(config.name)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(run_dir / CONFIG, dump_toml(config))
+    log.attach(run_dir)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    device = resolve_device(config.device)
+    precision = training_precision(config.precision, device)
+    trainer = _make_trainer(config, device, precision)
+    return Run(config, trainer, run_dir, output, log, device, precision).train(resuming, stop)
+
+
+class Run:
+    """The loop: step, report, evaluate, keep the best, checkpoint, stop on request, export."""
+
+    def __init__(
+        self,
+        config: RunConfig,
+        trainer: Any,
+        run_dir: Path,
+        output: Path,
+        log: EventLog,
+        device: torch.device,
+        precision: str,
+    ) -> None:
+        self.config, self.trainer, self.run_dir, self.output, self.log = config, trainer, run_dir, output, log
+        self.device, self.precision = device, precision
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.state: dict[str, Any] = {
+            "step": 0,
+            "best": None,
+            "best_step": None,
+            "seconds": 0.0,
+            "before": {},
+        }
+        self._clock = time.perf_counter()
+        self._seconds_before = 0.0
+
+    def elapsed(self) -> float:
+        return self._seconds_before + time.perf_counter() - self._clock
+
+    def train(self, resuming: bool, stop: StopRequest) -> int:
+        config, trainer, state = self.config, self.trainer, self.state
+        checkpoint = self.run_dir / CHECKPOINT
+        if resuming and checkpoint.exists():
+            state.update(_load_checkpoint(checkpoint, trainer, self.generator))
+        self._seconds_before, self._clock = state["seconds"], time.perf_counter()
+        dataset = trainer.dataset
+        self.log(
+            "start",
+            task=config.task,
+            name=config.name,
+            run_dir=str(self.run_dir),
+            step=state["step"],
+            steps=config.train.steps,
+            device=str(self.device),
+            precision=self.precision,
+            train_images=len(dataset.train),
+            val_images=len(dataset.val),
+            skipped=[[str(path), reason] for path, reason in dataset.skipped],
+            warnings=dataset.warnings,
+            base=trainer.base_name,
+            resumed=resuming,
+        )
+        limit, steps = config.data.eval_images, config.train.steps
+        if state["step"] == 0:
+            state["before"] = trainer.baseline(limit)
+            if state["before"]:
+                self.log("eval", step=0, metrics=state["before"], preview=None)
+
+        window_start, window_step = self._clock, state["step"]
+        first_step = state["step"]
+        metrics: dict[str, Any] = {}
+        for step in range(state["step"] + 1, steps + 1):
+            numbers = trainer.step(step, self.generator)
+            state["step"] = step
+            if step % config.train.log_every == 0 or step == steps:
+                now = time.perf_counter()
+                rate = (step - window_step) / max(now - window_start, 1e-9)
+                overall = (step - first_step) / max(now - self._clock, 1e-9)
+                window_start, window_step = now, step
+                self.log(
+                    "step",
+                    step=step,
+                    of=steps,
+                    it_s=round(rate, 3),
+                    eta_s=round((steps - step) / overall, 1),
+                    **{k: round(v, 6) for k, v in numbers.items()},
+                )
+            if step % config.train.eval_every == 0 or step == steps:
+                metrics = self.evaluate(step, limit)
+            if (step % config.train.checkpoint_every == 0 and step != steps) or stop.requested:
+                self.checkpoint()
+            if stop.requested:
+                self.log("stopped", step=step, run_dir=str(self.run_dir))
+                return EXIT_STOPPED
+
+        restored = state["best_step"] not in (None, steps)
+        if restored:
+            _restore_best(trainer, self.run_dir)
+        if restored or limit or not metrics:
+            metrics = self.evaluate(steps, 0, final=True)
+        self.checkpoint()
+        card = self.export(metrics, complete=True)
+        self.log("done", step=steps, card=str(card), seconds=round(self.elapsed(), 1), metrics=metrics)
+        return EXIT_DONE
+
+    def checkpoint(self) -> None:
+        self.state["seconds"] = self.elapsed()
+        path = self.run_dir / CHECKPOINT
+        _save_checkpoint(path, self.trainer, self.generator, self.state)
+        self.log("checkpoint", step=self.state["step"], path=str(path))
+
+    def evaluate(self, step: int, limit: int, *, final: bool = False) -> dict[str, Any]:
+        """Measure, keep the best weights; a recipe with an explicit output also refreshes the model there,
+        so a long run that is stopped still leaves its best model so far (marked incomplete in the card)."""
+        state = self.state
+        preview = self.run_dir / "previews" / f"step-{step:07d}.png"
+        metrics = self.trainer.evaluate(limit, preview)
+        score = _score(metrics)
+        if not final and score is not None and (state["best"] is None or score > state["best"]):
+            state["best"], state["best_step"] = score, step
+            _save_best(self.trainer, self.run_dir)
+            if self.config.output is not None and step < self.config.train.steps:
+                self.export(metrics, complete=False)
+        self.log(
+            "eval",
+            step=step,
+            metrics=metrics,
+            preview=str(preview) if preview.exists() else None,
+            best_step=state["best_step"],
+            final=final,
+        )
+        return metrics
+
+    def export(self, metrics: dict[str, Any], *, complete: bool) -> Path:
+        return _export(
+            self.config,
+            self.trainer,
+            self.output,
+            metrics,
+            self.state,
+            self.device,
+            self.precision,
+            self.elapsed(),
+            complete=complete,
+        )
+
+
+def probe(config: RunConfig, steps: int, stream: TextIO = sys.stdout) -> int:
+    """Time `steps` training steps (after one warm-up step) without writing anything: the wizard's
+    presets quote times measured on this machine, not guessed."""
+    log = EventLog(stream)
+    try:
+        from sr_studio.core.engine import resolve_device
+
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        torch.manual_seed(config.seed)
+        device = resolve_device(config.device)
+        precision = training_precision(config.precision, device)
+        trainer = _make_trainer(config, device, precision)
+        generator = torch.Generator().manual_seed(config.seed)
+        trainer.step(1, generator)
+        times = []
+        for step in range(2, steps + 2):
+            started = time.perf_counter()
+            trainer.step(step, generator)
+            times.append(time.perf_counter() - started)
+        times.sort()
+        log(
+            "probe",
+            seconds_per_step=round(times[len(times) // 2], 4),
+            steps=steps,
+            device=str(device),
+            precision=precision,
+            train_images=len(trainer.dataset.train),
+            val_images=len(trainer.dataset.val),
+        )
+        return EXIT_DONE
+    except SRStudioError as error:
+        log("error", message=str(error))
+        return EXIT_ERROR
+
+
+def _make_trainer(config: RunConfig, device: torch.device, precision: str) -> Any:
+    if config.task == "upscale":
+        from sr_studio.train.upscaler import UpscaleTrainer
+
+        dataset = load_dataset(config, min_side=config.data.patch)
+        trainer = UpscaleTrainer(config, dataset, device, precision)
+    else:
+        from sr_studio.train.sampler import SampleTrainer
+
+        dataset = load_dataset(config, min_side=8)
+        trainer = SampleTrainer(config, dataset, device, precision)
+    return trainer
+
+
+def _score(metrics: dict[str, Any]) -> float | None:
+    """Higher is better: validation PSNR for upscalers; GANs keep their last weights."""
+    return metrics.get("model", {}).get("psnr")
+
+
+def _save_best(trainer: Any, run_dir: Path) -> None:
+    from safetensors.torch import save_file
+
+    weights = {k: v.detach().cpu().contiguous() for k, v in trainer.evaluated.state_dict().items()}
+    with atomic_write(run_dir / BEST) as temporary:
+        save_file(weights, temporary)
+
+
+def _restore_best(trainer: Any, run_dir: Path) -> None:
+    """Export the weights that validated best (the last evaluation included)."""
+    from safetensors.torch import load_file
+
+    trainer.evaluated.load_state_dict(load_file(run_dir / BEST))
+
+
+def _save_checkpoint(path: Path, trainer: Any, generator: torch.Generator, state: dict[str, Any]) -> None:
+    buffer = io.BytesIO()
+    torch.save(
+        {
+            "format": 1,
+            "trainer": trainer.state_dict(),
+            "generator": generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            **state,
+        },
+        buffer,
+    )
+    write_bytes_atomic(path, buffer.getvalue())
+
+
+def _load_checkpoint(path: Path, trainer: Any, generator: torch.Generator) -> dict[str, Any]:
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        trainer.load_state_dict(saved["trainer"])
+    except (RuntimeError, KeyError, OSError) as error:
+        raise SRStudioError(
+            f"cannot resume from the checkpoint: {str(error).splitlines()[0]}", path
+        ) from None
+    generator.set_state(saved["generator"])
+    torch.set_rng_state(saved["torch_rng"])
+    return {key: saved[key] for key in ("step", "best", "best_step", "seconds", "before") if key in saved}
+
+
+def _machine(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+
+
+def _export(
+    config: RunConfig,
+    trainer: Any,
+    output: Path,
+    metrics: dict[str, Any],
+    state: dict[str, Any],
+    device: torch.device,
+    precision: str,
+    seconds: float,
+    *,
+    complete: bool,
+) -> Path:
+    """Save the trained network as a library model whose card says how it was made and how good it is."""
+    network, fields = trainer.export()
+    dataset: Dataset = trainer.dataset
+    # "Before" numbers on the same images as "after": the upscaler's evaluation carries them; a GAN's
+    # yardsticks (untrained generator, real halves) were measured once at step 0.
+    measured_alongside = {key: value for key, value in metrics.items() if key not in ("images", "model")}
+    before = measured_alongside or {key: value for key, value in state["before"].items() if key != "images"}
+    entry = save_model_files(
+        output,
+        network,
+        name=config.name,
+        overwrite=config.output is not None,
+        description=config.description or _describe(config, trainer),
+        licence="your own data" if config.output is None else "see data manifest",
+        recipe=dump_toml(config),
+        data_manifest=dataset.manifest(),
+        metrics={"images": metrics.get("images"), "before": before, "after": metrics.get("model", {})},
+        extra={
+            "base_model": trainer.base_name,
+            "steps": config.train.steps,
+            "steps_done": state["step"],
+            "complete": complete,
+            "best_step": state.get("best_step"),
+            "wall_seconds": round(seconds, 1),
+            "device": str(device),
+            "machine": _machine(device),
+            "precision": precision,
+            "torch": torch.__version__,
+            "sr_studio": __version__,
+            "skipped_files": len(dataset.skipped),
+        },
+        **fields,
+    )
+    return entry.card_path
+
+
+def _describe(config: RunConfig, trainer: Any) -> str:
+    folders = ", ".join(Path(p).name for p in config.data.train)
+    start = f"{trainer.base_name} fine-tuned" if trainer.base_name else "trained"
+    return f"{start} on {folders} for {config.train.steps} steps"

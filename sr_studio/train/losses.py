@@ -1,0 +1,133 @@
+"""Losses for the upscalers and GANs, all computable offline.
+
+The SRGAN paper's content loss compares VGG-19 features, but ImageNet VGG weights cannot be downloaded
+here. We use the Generic Perceptual Loss of Liu et al. (2021): features of a *randomly initialised*,
+never-trained VGG-like network, fixed by a seed. They showed its structure alone (stacked 3×3 convs and
+ReLUs, multi-scale) gives a perceptual prior comparable to trained VGG features for SR and denoising;
+it needs no download, is reproducible bit for bit, and is small enough for a CPU. Discriminator feature
+matching (Salimans et al. 2016) is offered besides, as a cheap second texture term.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def pixel_loss(kind: str, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return F.l1_loss(output, target) if kind == "l1" else F.mse_loss(output, target)
+
+
+class RandomPerceptualLoss(nn.Module):
+    """L1 between features of a frozen random VGG-style network at three depths (Liu et al. 2021)."""
+
+    def __init__(self, seed: int = 0, widths: tuple[int, ...] = (32, 64, 128)) -> None:
+        super().__init__()
+        generator = torch.Generator().manual_seed(seed)
+        stages, channels = [], 3
+        for width in widths:
+            stage = nn.Sequential(
+                nn.Conv2d(channels, width, 3, padding=1),
+                nn.ReLU(inplace=False),
+                nn.Conv2d(width, width, 3, padding=1),
+                nn.ReLU(inplace=False),
+            )
+            for module in stage:
+                if isinstance(module, nn.Conv2d):
+                    # Kaiming-normal keeps activations at a steady scale through the depth, like VGG.
+                    std = (2.0 / (module.in_channels * 9)) ** 0.5
+                    module.weight.data = torch.randn(module.weight.shape, generator=generator) * std
+                    module.bias.data.zero_()
+            stages.append(stage)
+            channels = width
+        self.stages = nn.ModuleList(stages)
+        self.requires_grad_(False)
+        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
+
+    def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        x, y = output - self.mean, target - self.mean
+        loss = output.new_zeros(())
+        for index, stage in enumerate(self.stages):
+            if index:
+                x, y = F.avg_pool2d(x, 2), F.avg_pool2d(y, 2)
+            x, y = stage(x), stage(y)
+            loss = loss + F.l1_loss(x, y.detach())
+        return loss / len(self.stages)
+
+
+def generator_adversarial(fake_logits: torch.Tensor) -> torch.Tensor:
+    """Non-saturating generator loss: -log D(G(z)), stable where log(1 - D) saturates."""
+    return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+
+
+def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    return F.binary_cross_entropy_with_logits(
+        real_logits, torch.ones_like(real_logits)
+    ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+
+
+def feature_matching(fake: list[torch.Tensor], real: list[torch.Tensor]) -> torch.Tensor:
+    """Mean L1 between the discriminator's intermediate features for real and generated images."""
+    return sum(F.l1_loss(f, r.detach()) for f, r in zip(fake, real, strict=True)) / max(1, len(fake))
+
+
+def diff_augment(x: torch.Tensor, policy: str, generator: torch.Generator) -> torch.Tensor:
+    """DiffAugment (Zhao et al. 2020): the same differentiable augmentations on real and fake batches,
+    so a discriminator trained on few images cannot just memorise them. `x` is N×C×H×W in [-1, 1]."""
+    for name in filter(None, (p.strip() for p in policy.split(","))):
+        if name == "color":
+            x = _colour(x, generator)
+        elif name == "translation":
+            x = _translate(x, generator)
+        elif name == "cutout":
+            x = _cutout(x, generator)
+        else:
+            raise ValueError(f"unknown DiffAugment policy {name!r} (color, translation, cutout)")
+    return x
+
+
+def _rand(x: torch.Tensor, generator: torch.Generator, *shape: int) -> torch.Tensor:
+    return torch.rand(x.shape[0], *shape, generator=generator).to(x.device, x.dtype)
+
+
+def _colour(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    x = x + (_rand(x, generator, 1, 1, 1) - 0.5)
+    mean = x.mean(dim=1, keepdim=True)
+    x = (x - mean) * (_rand(x, generator, 1, 1, 1) * 2) + mean
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    return (x - mean) * (_rand(x, generator, 1, 1, 1) + 0.5) + mean
+
+
+def _translate(x: torch.Tensor, generator: torch.Generator, ratio: float = 0.125) -> torch.Tensor:
+    n, _, h, w = x.shape
+    shift_y, shift_x = int(h * ratio + 0.5), int(w * ratio + 0.5)
+    ty = torch.randint(-shift_y, shift_y + 1, (n,), generator=generator).tolist()
+    tx = torch.randint(-shift_x, shift_x + 1, (n,), generator=generator).tolist()
+    padded = F.pad(x, (shift_x, shift_x, shift_y, shift_y))
+    return torch.stack(
+        [
+            padded[i, :, shift_y + dy : shift_y + dy + h, shift_x + dx : shift_x + dx + w]
+            for i, (dy, dx) in enumerate(zip(ty, tx, strict=True))
+        ]
+    )
+
+
+def _cutout(x: torch.Tensor, generator: torch.Generator, ratio: float = 0.5) -> torch.Tensor:
+    n, _, h, w = x.shape
+    ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
+    top = torch.randint(0, h - ch + 1, (n, 1, 1), generator=generator)
+    left = torch.randint(0, w - cw + 1, (n, 1, 1), generator=generator)
+    ys, xs = torch.arange(h).view(1, h, 1), torch.arange(w).view(1, 1, w)
+    inside = (ys >= top) & (ys < top + ch) & (xs >= left) & (xs < left + cw)
+    return x * (~inside).to(x.device, x.dtype)[:, None]
+
+
+def discriminate_with_features(discriminator: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, list]:
+    """The SRGAN discriminator's logits and its activations after each LeakyReLU (for feature matching)."""
+    features = []
+    for layer in discriminator.features:
+        x = layer(x)
+        if isinstance(layer, nn.LeakyReLU):
+            features.append(x)
+    return discriminator.classifier(discriminator.pool(x)).squeeze(1), features

@@ -1,0 +1,277 @@
+"""The training job through its real child-process protocol: tiny runs, kill -9 + resume, bad data."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+
+from sr_studio.core.library import ModelLibrary
+from sr_studio.train.config import config_from_dict, dump_toml, load_config
+from tests.pictures import textured
+
+UPSCALE = {
+    "task": "upscale",
+    "name": "tiny-tuned",
+    "seed": 3,
+    "threads": 1,
+    "data": {"train": ["images"], "val_share": 0.34, "patch": 32},
+    "model": {
+        "architecture": "srresnet",
+        "arguments": {"scale": 2, "blocks": 2, "channels": 8, "norm": "none"},
+    },
+    "train": {"steps": 24, "batch": 4, "lr": 1e-3, "eval_every": 8, "checkpoint_every": 4, "log_every": 4},
+}
+SAMPLE = {
+    "task": "sample",
+    "name": "tiny-gan-trained",
+    "seed": 5,
+    "threads": 1,
+    "data": {"train": ["images"], "val_share": 0.5, "patch": 32},
+    "model": {
+        "architecture": "dcgan_generator",
+        "arguments": {"latent_dim": 16, "image_size": 32, "width": 8},
+    },
+    "train": {
+        "steps": 12,
+        "batch": 4,
+        "lr": 2e-4,
+        "beta1": 0.5,
+        "ema": 0.9,
+        "diffaugment": "color,translation,cutout",
+        "eval_every": 6,
+        "checkpoint_every": 6,
+        "log_every": 3,
+    },
+}
+
+
+def write_images(folder: Path, count: int = 6, size: int = 48) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for index in range(count):
+        Image.fromarray(textured(size + 8 * index, size + 4, seed=index)).save(folder / f"{index}.png")
+    return folder
+
+
+def write_config(tmp_path: Path, data: dict, **changes) -> Path:
+    data = json.loads(json.dumps(data))
+    for dotted, value in changes.items():
+        *sections, key = dotted.split("__")
+        table = data
+        for section in sections:
+            table = table[section]
+        table[key] = value
+    config = config_from_dict(data, tmp_path, "test")
+    path = tmp_path / "recipe.toml"
+    path.write_text(dump_toml(config))
+    return path
+
+
+def train(*args: str, env_dir: Path, timeout: float = 240) -> tuple[int, list[dict]]:
+    """Run `python -m sr_studio.train ARGS` as a child process; return its exit code and events."""
+    env = {**os.environ, "SR_STUDIO_DATA_DIR": str(env_dir)}
+    result = subprocess.run(
+        [sys.executable, "-m", "sr_studio.train", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
+    return result.returncode, [
+        json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")
+    ]
+
+
+def kinds(events: list[dict]) -> list[str]:
+    return [event["event"] for event in events]
+
+
+@pytest.fixture
+def images(tmp_path: Path) -> Path:
+    return write_images(tmp_path / "images")
+
+
+def test_upscale_run_reports_every_event_and_its_model_joins_the_library(tmp_path, images, data_dir):
+    (images / "broken.png").write_bytes(b"not a png")
+    code, events = train(
+        str(write_config(tmp_path, UPSCALE)), "--run-dir", str(tmp_path / "run"), env_dir=data_dir
+    )
+    assert code == 0, events
+    names = kinds(events)
+    assert names[0] == "start" and names[-1] == "done"
+    assert {"step", "eval", "checkpoint"} <= set(names)
+    start = events[0]
+    assert start["train_images"] + start["val_images"] == 6
+    assert [Path(p).name for p, _ in start["skipped"]] == ["broken.png"]
+    steps = [e for e in events if e["event"] == "step"]
+    assert steps[-1]["step"] == 24 and all(e["loss"] > 0 and e["it_s"] > 0 for e in steps)
+    evals = [e for e in events if e["event"] == "eval"]
+    assert "model" not in evals[0]["metrics"] and evals[0]["metrics"]["bicubic"]["psnr"] > 20
+    assert all(Path(e["preview"]).is_file() for e in evals[1:])
+    done = events[-1]
+    library = ModelLibrary(builtin_dir=tmp_path / "none")
+    entry = library.find("tiny-tuned")
+    assert Path(done["card"]) == entry.card_path
+    card = entry.card
+    assert card.metrics["after"]["psnr"] == done["metrics"]["model"]["psnr"]
+    assert card.metrics["before"]["bicubic"]["psnr"] == evals[0]["metrics"]["bicubic"]["psnr"]
+    assert {row["file"] for row in card.data_manifest["train"]} <= {
+        str(p.resolve()) for p in images.iterdir()
+    }
+    assert card.extra["steps"] == 24 and card.extra["complete"] is True
+    assert library.load("tiny-tuned").scale == 2
+    events_file = [json.loads(line) for line in (tmp_path / "run" / "events.jsonl").read_text().splitlines()]
+    assert kinds(events_file) == names
+
+
+def test_fine_tune_starts_from_a_library_model_and_measures_it(tmp_path, images, library, data_dir):
+    config = write_config(tmp_path, UPSCALE, model={"base": "smooth-x2"}, train__steps=8, train__eval_every=8)
+    code, events = train(str(config), "--run-dir", str(tmp_path / "run"), env_dir=data_dir)
+    assert code == 0, events
+    baseline = next(e for e in events if e["event"] == "eval")["metrics"]
+    # smooth-x2 is bilinear: close to bicubic, and measured by the same protocol
+    assert abs(baseline["base"]["psnr"] - baseline["bicubic"]["psnr"]) < 3
+    card = ModelLibrary(builtin_dir=tmp_path / "none").find("tiny-tuned").card
+    assert card.architecture == "msrresnet" and card.extra["base_model"] == "smooth-x2"
+    assert "base" in card.metrics["before"]
+
+
+def test_gan_run_saves_sample_grids_and_a_sampler(tmp_path, data_dir):
+    write_images(tmp_path / "images", count=8, size=40)
+    code, events = train(
+        str(write_config(tmp_path, SAMPLE)), "--run-dir", str(tmp_path / "run"), env_dir=data_dir
+    )
+    assert code == 0, events
+    evals = [e for e in events if e["event"] == "eval"]
+    grid = Image.open(evals[-1]["preview"])
+    assert grid.width == 8 * 32 + 9 * 2
+    yardsticks, trained = evals[0]["metrics"], evals[1:]
+    assert yardsticks["untrained"]["frechet"] > 0 and "real_halves" in yardsticks
+    assert trained and all(e["metrics"]["model"]["frechet"] >= 0 for e in trained)
+    steps = [e for e in events if e["event"] == "step"]
+    assert {"discriminator", "d_real", "d_fake"} <= set(steps[-1])
+    model = ModelLibrary(builtin_dir=tmp_path / "none").load("tiny-gan-trained")
+    assert model.task == "sample"
+    assert model.card.metrics["before"]["untrained"] == yardsticks["untrained"]
+
+
+def final_weights(card: Path) -> dict[str, torch.Tensor]:
+    return load_file(card.with_suffix(".safetensors"))
+
+
+def test_kill_9_then_resume_ends_exactly_where_an_uninterrupted_run_does(tmp_path, images, data_dir):
+    config = write_config(tmp_path, UPSCALE, output="out-a")
+    code, events = train(str(config), "--run-dir", str(tmp_path / "run-a"), env_dir=data_dir)
+    assert code == 0
+    reference = final_weights(Path(events[-1]["card"]))
+
+    config_b = write_config(tmp_path, UPSCALE, output="out-b")
+    env = {**os.environ, "SR_STUDIO_DATA_DIR": str(data_dir)}
+    run_b = tmp_path / "run-b"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "sr_studio.train", str(config_b), "--run-dir", str(run_b)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    for line in child.stdout:
+        event = json.loads(line)
+        if event["event"] == "checkpoint" and event["step"] >= 12:
+            child.kill()  # SIGKILL: no handler runs, nothing is flushed beyond the last atomic checkpoint
+            break
+    child.wait(timeout=60)
+    child.stdout.close()
+    assert child.returncode == -signal.SIGKILL
+
+    code, events = train("--resume", str(run_b), env_dir=data_dir)
+    assert code == 0, events
+    assert events[0]["event"] == "start" and events[0]["resumed"] and events[0]["step"] >= 12
+    assert events[-1]["step"] == 24
+    resumed = final_weights(Path(events[-1]["card"]))
+    assert resumed.keys() == reference.keys()
+    for key in reference:
+        torch.testing.assert_close(resumed[key], reference[key], rtol=0, atol=0)
+
+
+def test_sigterm_checkpoints_and_stops_cleanly_then_resume_finishes(tmp_path, images, data_dir):
+    config = write_config(tmp_path, UPSCALE, train__steps=400, train__checkpoint_every=1000)
+    env = {**os.environ, "SR_STUDIO_DATA_DIR": str(data_dir)}
+    run = tmp_path / "run"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "sr_studio.train", str(config), "--run-dir", str(run)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    events = []
+    for line in child.stdout:
+        events.append(json.loads(line))
+        if events[-1]["event"] == "step":
+            child.send_signal(signal.SIGTERM)
+            break
+    events += [json.loads(line) for line in child.stdout]
+    assert child.wait(timeout=60) == 130
+    child.stdout.close()
+    stopped = events[-1]
+    assert stopped["event"] == "stopped" and stopped["step"] < 400
+    assert (events[-2]["event"], events[-2]["step"]) == ("checkpoint", stopped["step"])
+    assert (run / "checkpoint.pt").is_file()
+
+    code, resumed = train("--resume", str(run), "--steps", str(stopped["step"] + 4), env_dir=data_dir)
+    assert code == 0, resumed
+    assert resumed[0]["step"] == stopped["step"] and resumed[-1]["step"] == stopped["step"] + 4
+
+
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (lambda folder: None, "no usable training images"),
+        (lambda folder: (folder / "a.png").write_bytes(b"\x89PNG broken"), "a.png"),
+        (lambda folder: Image.new("L", (12000, 6000)).save(folder / "huge.png"), "huge.png"),
+    ],
+    ids=["empty", "only-corrupt", "one-huge"],
+)
+def test_bad_data_folder_is_one_error_event_and_exit_1(tmp_path, data_dir, make, problem):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    make(folder)
+    code, events = train(
+        str(write_config(tmp_path, UPSCALE)), "--run-dir", str(tmp_path / "run"), env_dir=data_dir
+    )
+    assert code == 1
+    assert kinds(events) == ["error"]
+    assert problem in events[0]["message"] and "\n" not in events[0]["message"]
+
+
+def test_bad_config_is_an_error_event_with_usage_exit_code(tmp_path, data_dir):
+    path = tmp_path / "recipe.toml"
+    path.write_text('task = "upscale"\n[train]\nstep = 10\n')
+    code, events = train(str(path), env_dir=data_dir)
+    assert code == 2
+    assert kinds(events) == ["error"] and "unknown option 'step'" in events[0]["message"]
+
+
+def test_probe_times_steps_and_writes_nothing(tmp_path, images, data_dir):
+    code, events = train(str(write_config(tmp_path, UPSCALE)), "--probe", "2", env_dir=data_dir)
+    assert code == 0
+    assert kinds(events) == ["probe"] and events[0]["seconds_per_step"] > 0
+    assert not (data_dir / "runs").exists() and not (data_dir / "models").exists()
+
+
+def test_config_round_trips_through_the_run_folder_copy(tmp_path):
+    config = config_from_dict(UPSCALE, tmp_path, "test")
+    path = tmp_path / "copy.toml"
+    path.write_text(dump_toml(config))
+    again = load_config(path)
+    assert again.to_dict()["train"] == config.to_dict()["train"]
+    assert again.data.train == [str((tmp_path / "images").resolve())]
+    assert np.isclose(again.train.lr, 1e-3)

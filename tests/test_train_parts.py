@@ -1,0 +1,194 @@
+"""The training engine's parts in-process: schedule, data, losses, metrics, Fréchet distance, SRGAN step."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from sr_studio.core.errors import SRStudioError, UsageError
+from sr_studio.core.metrics import downscale, psnr_y, ssim_y
+from sr_studio.train import losses
+from sr_studio.train.common import lr_at, warm_start
+from sr_studio.train.config import config_from_dict
+from sr_studio.train.data import PatchSampler, degrade, list_images, load_dataset, scan
+from sr_studio.train.features import frechet_distance
+from sr_studio.train.upscaler import UpscaleTrainer
+from tests.pictures import textured
+
+
+def make_config(tmp_path: Path, **sections):
+    data = {"data": {"train": ["images"], "patch": 16}, **sections}
+    return config_from_dict(data, tmp_path, "test")
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    images = tmp_path / "images"
+    (images / "sub").mkdir(parents=True)
+    for index in range(4):
+        Image.fromarray(textured(40, 48, seed=index)).save(images / f"{index}.png")
+    Image.fromarray(textured(40, 40, channels=4, seed=9)).save(images / "sub" / "alpha.png")
+    Image.fromarray(textured(8, 8)).save(images / "tiny.png")
+    (images / "notes.txt").write_text("not an image")
+    return images
+
+
+def test_cosine_schedule_warms_up_then_decays_to_zero(tmp_path):
+    config = make_config(tmp_path, train={"steps": 100, "warmup": 10, "lr": 1.0})
+    assert lr_at(config, 5, 1.0) == pytest.approx(0.5)
+    assert lr_at(config, 10, 1.0) == pytest.approx(1.0)
+    assert lr_at(config, 55, 1.0) == pytest.approx(0.5)
+    assert lr_at(config, 100, 1.0) == pytest.approx(0.0, abs=1e-12)
+    step = make_config(tmp_path, train={"steps": 100, "schedule": "step", "milestones": [50, 80]})
+    assert [lr_at(step, s, 1.0) for s in (50, 51, 81)] == [1.0, 0.5, 0.25]
+
+
+@pytest.mark.parametrize(
+    ("sections", "message"),
+    [
+        ({"train": {"steps": 0}}, "steps"),
+        ({"train": {"loss": "l3"}}, "loss"),
+        ({"train": {"lr": "fast"}}, "lr must be a number"),
+        ({"task": "paint"}, "task"),
+        ({"data": {"train": []}}, "data.train"),
+    ],
+)
+def test_bad_configs_are_one_line_usage_errors(tmp_path, sections, message):
+    data = {"data": {"train": ["images"]}}
+    for key, value in sections.items():
+        data[key] = {**data.get(key, {}), **value} if isinstance(value, dict) else value
+    with pytest.raises(UsageError, match=message):
+        config_from_dict(data, tmp_path, "test")
+
+
+def test_folders_are_searched_recursively_and_unusable_files_are_counted(tmp_path, folder):
+    config = make_config(tmp_path, data={"train": ["images"], "patch": 16, "val_share": 0.25})
+    assert len(list_images(config, ["images"])) == 6
+    dataset = load_dataset(config, min_side=16)
+    assert len(dataset.train) + len(dataset.val) == 5 and len(dataset.val) == 1
+    assert [(p.name, "smaller" in reason) for p, reason in dataset.skipped] == [("tiny.png", True)]
+    assert all(image.shape[2] == 3 and image.dtype == np.uint8 for image in dataset.train + dataset.val)
+    again = load_dataset(config, min_side=16)
+    assert again.val_files == dataset.val_files  # the split is fixed by the seed
+
+
+def test_a_list_file_names_the_validation_images_and_keeps_them_out_of_training(tmp_path, folder):
+    (tmp_path / "val.txt").write_text("images/1.png\n# a comment\nimages/3.png\n")
+    config = make_config(tmp_path, data={"train": ["images"], "val": ["val.txt"], "patch": 16})
+    dataset = load_dataset(config, min_side=16)
+    assert [p.name for p in dataset.val_files] == ["1.png", "3.png"]
+    assert not {p.name for p in dataset.train_files} & {"1.png", "3.png"}
+
+
+def test_tsv_lists_filter_by_category(tmp_path, folder):
+    (tmp_path / "images.tsv").write_text("file\tcategory\n0.png\tA\n1.png\tB\n2.png\tA\n")
+    config = make_config(tmp_path, data={"train": ["images.tsv"], "categories": ["A"]})
+    assert [p.name for p in list_images(config, ["images.tsv"])] == ["0.png", "2.png"]
+
+
+def test_scan_reads_headers_and_warns_about_small_sets(tmp_path, folder):
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8 nothing")
+    summary = scan(make_config(tmp_path), min_side=16)
+    assert len(summary.usable) == 5
+    assert sorted(p.name for p, _ in summary.skipped) == ["broken.jpg", "tiny.png"]
+    assert any("expect overfitting" in warning for warning in summary.warnings)
+    assert summary.megapixels == pytest.approx((4 * 40 * 48 + 40 * 40) / 1e6)
+
+
+def test_a_missing_data_folder_is_named(tmp_path):
+    with pytest.raises(SRStudioError, match="no such folder"):
+        load_dataset(make_config(tmp_path, data={"train": ["nowhere"]}), min_side=8)
+
+
+def test_patch_batches_are_deterministic_given_the_generator_and_lr_matches_hr():
+    images = [textured(64, 80, seed=1), textured(200, 120, seed=2)]
+    sampler = PatchSampler(images, patch=32, scale=4)
+    lr_a, hr_a = sampler.batch(6, torch.Generator().manual_seed(7))
+    lr_b, hr_b = sampler.batch(6, torch.Generator().manual_seed(7))
+    assert torch.equal(hr_a, hr_b) and torch.equal(lr_a, lr_b)
+    assert hr_a.shape == (6, 3, 32, 32) and lr_a.shape == (6, 3, 8, 8)
+    torch.testing.assert_close(lr_a, downscale(hr_a, 4))
+    degraded = degrade(hr_a, 4, torch.Generator().manual_seed(1))
+    assert degraded.shape == lr_a.shape and not torch.allclose(degraded, lr_a, atol=0.01)
+
+
+def test_patches_come_from_images_in_proportion_to_their_area():
+    small, large = np.zeros((32, 32, 3), np.uint8), np.full((96, 96, 3), 255, np.uint8)
+    _, hr = PatchSampler([small, large], patch=32, scale=2).batch(900, torch.Generator().manual_seed(0))
+    share_large = float((hr.mean(dim=(1, 2, 3)) > 0.5).float().mean())
+    assert share_large == pytest.approx(9 / 10, abs=0.04)
+
+
+def test_psnr_and_ssim_follow_the_protocol():
+    reference = textured(40, 40).astype(np.float64) / 255
+    assert psnr_y(reference, reference, 4) == math.inf
+    assert ssim_y(reference, reference, 4) == pytest.approx(1.0)
+    noisy = np.clip(reference + np.random.default_rng(0).normal(0, 0.05, reference.shape), 0, 1)
+    assert 20 < psnr_y(noisy, reference, 4) < 35
+    assert ssim_y(noisy, reference, 4) < 0.99
+    border_only = reference.copy()
+    border_only[:2] = 0  # damage inside the cropped border does not count
+    assert psnr_y(border_only, reference, 2) == math.inf
+
+
+def test_random_perceptual_loss_is_fixed_by_its_seed_and_zero_only_for_equal_images():
+    a, b = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    loss = losses.RandomPerceptualLoss(seed=0)
+    assert float(loss(a, a)) == 0
+    assert float(loss(a, b)) > 0
+    assert float(losses.RandomPerceptualLoss(seed=0)(a, b)) == float(loss(a, b))
+    assert not any(p.requires_grad for p in loss.parameters())
+
+
+def test_diffaugment_keeps_shapes_and_is_differentiable():
+    x = torch.rand(4, 3, 32, 32, requires_grad=True) * 2 - 1
+    out = losses.diff_augment(x, "color,translation,cutout", torch.Generator().manual_seed(0))
+    assert out.shape == x.shape
+    out.sum().backward()
+    with pytest.raises(ValueError, match="unknown DiffAugment"):
+        losses.diff_augment(x, "zoom", torch.Generator())
+
+
+def test_frechet_distance_separates_distributions():
+    generator = torch.Generator().manual_seed(0)
+    real = torch.rand(64, 3, 32, 32, generator=generator) * 2 - 1
+    same = torch.rand(64, 3, 32, 32, generator=generator) * 2 - 1
+    other = torch.rand(64, 3, 32, 32, generator=generator) * 0.2
+    assert frechet_distance(real, real) == pytest.approx(0, abs=1e-6)
+    assert frechet_distance(real, same) < frechet_distance(real, other)
+
+
+def test_warm_start_copies_only_tensors_that_fit():
+    from sr_studio.models.srresnet import SRResNet
+
+    source = SRResNet(scale=4, blocks=2, channels=8, norm="none")
+    target = SRResNet(scale=2, blocks=2, channels=8, norm="none")
+    copied, total = warm_start(target, source.state_dict())
+    assert copied == total < len(source.state_dict())  # ×4's second upsampling stage has no place in ×2
+    torch.testing.assert_close(target.tail.weight, source.tail.weight)
+    unfit = SRResNet(scale=2, blocks=2, channels=16, norm="none")
+    assert warm_start(unfit, source.state_dict())[0] == 1  # only the tail's three biases fit
+
+
+def test_srgan_step_trains_generator_and_discriminator(tmp_path, folder):
+    config = make_config(
+        tmp_path,
+        data={"train": ["images"], "patch": 32, "val_share": 0.2},
+        model={
+            "architecture": "srresnet",
+            "arguments": {"scale": 2, "blocks": 1, "channels": 8, "norm": "none"},
+        },
+        train={"batch": 2, "adversarial": 1e-3, "perceptual": 1.0, "feature_matching": 0.1},
+    )
+    trainer = UpscaleTrainer(config, load_dataset(config, min_side=32), torch.device("cpu"), "fp32")
+    before = [p.detach().clone() for p in trainer.discriminator.parameters()]
+    numbers = trainer.step(1, torch.Generator().manual_seed(0))
+    assert {"content", "perceptual", "adversarial", "feature_matching", "discriminator"} <= set(numbers)
+    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.discriminator.parameters(), strict=True))
+    metrics = trainer.evaluate(0, tmp_path / "preview.png")
+    assert set(metrics) >= {"bicubic", "model"} and (tmp_path / "preview.png").is_file()
