@@ -26,16 +26,11 @@ from sr_studio.core import engine
 from sr_studio.core.images import Picture, load_image
 from sr_studio.core.jobs import run_job
 from sr_studio.core.library import ModelLibrary
+from sr_studio.core.metrics import downscale
 from sr_studio.core.upscale import upscale
 from sr_studio.models.srresnet import SRResNet
 
 ARGUMENTS = {"scale": 4, "blocks": 16, "channels": 64, "norm": "batch"}
-
-
-def downscale(hr: torch.Tensor, scale: int) -> torch.Tensor:
-    """The antialiased bicubic downscale the project's benchmarks use to make LR inputs."""
-    size = (hr.shape[-2] // scale, hr.shape[-1] // scale)
-    return F.interpolate(hr, size=size, mode="bicubic", antialias=True, align_corners=False).clamp(0, 1)
 
 
 def train(images: list[torch.Tensor], seconds: float, device: torch.device) -> tuple[SRResNet, int]:
