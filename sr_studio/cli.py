@@ -17,6 +17,9 @@ from sr_studio import __version__
 from sr_studio.core.errors import Cancelled, SRStudioError, UsageError
 
 if TYPE_CHECKING:
+    from tqdm import tqdm
+
+    from sr_studio.core.jobs import Progress
     from sr_studio.core.library import ModelEntry, ModelLibrary
 
 COMMANDS = ("upscale", "models", "sample")
@@ -97,32 +100,37 @@ def _pick_model(library: ModelLibrary, name: str | None, task: str, scale: int |
 
 
 class _ProgressBar:
-    """A tqdm bar on stderr that advances by fractions of a file."""
+    """A tqdm bar on stderr that advances by fractions of a file; it appears with the batch's first event,
+    which carries the number of files."""
 
-    def __init__(self, total: int, enabled: bool) -> None:
-        from tqdm import tqdm
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar: tqdm | None = None
 
-        self.bar = tqdm(
-            total=total,
-            unit="file",
-            file=sys.stderr,
-            disable=not enabled or None,
-            leave=False,
-            bar_format="{l_bar}{bar}| {n:.1f}/{total} [{elapsed}<{remaining}] {postfix}",
-        )
+    def update(self, event: Progress) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
 
-    def update(self, event) -> None:
+            self.bar = tqdm(
+                total=event.total,
+                unit="file",
+                file=sys.stderr,
+                disable=not self.enabled or None,
+                leave=False,
+                bar_format="{l_bar}{bar}| {n:.1f}/{total} [{elapsed}<{remaining}] {postfix}",
+            )
         self.bar.n = event.done + (0 if event.info.get("status") else event.info.get("file_fraction", 0.0))
         self.bar.set_postfix_str(Path(event.info.get("file", "")).name, refresh=False)
         self.bar.refresh()
 
     def close(self) -> None:
-        self.bar.close()
+        if self.bar is not None:
+            self.bar.close()
 
 
 def cmd_upscale(args: argparse.Namespace) -> int:
-    from sr_studio.core.batch import OutputOptions, batch_job, plan_batch
-    from sr_studio.core.jobs import CancelToken, run_job
+    from sr_studio.core.batch import BatchRequest, OutputOptions, batch_request_job
+    from sr_studio.core.jobs import run_job
     from sr_studio.core.library import ModelLibrary
     from sr_studio.core.upscale import parse_tile
 
@@ -131,32 +139,24 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         raise UsageError(f"quality must be between 1 and 100, not {args.quality}")
     library = ModelLibrary()
     entry = _pick_model(library, args.model, "upscale", args.scale)
-    options = OutputOptions(
-        pattern=args.name, format=args.format, quality=args.quality, overwrite=args.overwrite
-    )
-    jobs, failures = plan_batch(
-        args.inputs, args.output, options, scale=entry.card.scale, model=entry.name, recursive=args.recursive
-    )
-    if not jobs and not failures:
-        raise SRStudioError(f"no images found in {', '.join(str(path) for path in args.inputs)}")
-    model = library.load(entry)
-    bar = _ProgressBar(len(jobs), enabled=not args.json)
-    cancel = CancelToken()
-    job = batch_job(
-        jobs,
-        model,
-        options,
+    request = BatchRequest(
+        inputs=tuple(args.inputs),
+        output=args.output,
+        options=OutputOptions(
+            pattern=args.name, format=args.format, quality=args.quality, overwrite=args.overwrite
+        ),
+        model=entry,
         device=args.device,
+        recursive=args.recursive,
         precision=args.precision,
         tile=args.tile,
         max_pixels=int(args.max_pixels * 1_000_000),
-        cancel=cancel,
     )
+    bar = _ProgressBar(enabled=not args.json)
     try:
-        report = run_job(job, bar.update)
+        report = run_job(batch_request_job(request, library), bar.update)
     finally:
         bar.close()
-    report.failed[:0] = failures
     for source, problem in report.failed:
         print(f"sr-studio: {source}: {problem}", file=sys.stderr)
     for source, note in report.notes:

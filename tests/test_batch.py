@@ -10,8 +10,16 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from sr_studio.core.batch import OutputOptions, batch_job, plan_batch, validate_pattern
-from sr_studio.core.errors import Cancelled, UsageError
+from sr_studio.core.batch import (
+    BatchRequest,
+    OutputOptions,
+    batch_job,
+    batch_request_job,
+    default_output_dir,
+    plan_batch,
+    validate_pattern,
+)
+from sr_studio.core.errors import Cancelled, SRStudioError, UsageError
 from sr_studio.core.jobs import CancelToken, run_job
 from tests.pictures import textured
 
@@ -146,3 +154,43 @@ def test_clashing_output_names_are_reported(tmp_path):
 def test_bad_patterns_are_usage_errors(pattern):
     with pytest.raises(UsageError):
         validate_pattern(pattern)
+
+
+def test_a_request_is_planned_loaded_and_run_with_planning_failures_first(library, scans, tmp_path):
+    missing = tmp_path / "nope.png"
+    request = BatchRequest((scans, missing), None, DEFAULTS, library.find("smooth-x2"), device="cpu")
+    events = []
+    report = run_job(batch_request_job(request, library), events.append)
+    assert sorted(p.name for p in report.written) == ["a_x2.png", "b_x2.jpg"]
+    assert {p.parent for p in report.written} == {tmp_path / "scans_x2"}
+    assert [source.name for source, _ in report.failed] == ["nope.png", "broken.png"]
+    assert report.failed[0][1] == "no such file or folder"
+    assert (events[-1].done, events[-1].total) == (3, 3)
+
+
+def test_a_request_passes_its_policy_to_every_file(library, scans, tmp_path):
+    request = BatchRequest((scans,), tmp_path / "out", DEFAULTS, library.find("smooth-x2"), max_pixels=50)
+    report = run_job(batch_request_job(request, library))
+    assert not report.written
+    assert all("limit" in problem for source, problem in report.failed if source.name != "broken.png")
+
+
+def test_a_request_without_images_fails_before_loading_the_model(library, tmp_path, monkeypatch):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setattr(library, "load", lambda entry: pytest.fail("a model was loaded for nothing"))
+    request = BatchRequest((empty,), None, DEFAULTS, library.find("smooth-x2"))
+    with pytest.raises(SRStudioError, match="no images found"):
+        run_job(batch_request_job(request, library))
+
+
+def test_the_output_folder_follows_the_planning_rule(library, scans, tmp_path):
+    entry = library.find("smooth-x2")
+    folder = BatchRequest((scans,), None, DEFAULTS, entry)
+    assert folder.output_folder() == default_output_dir(scans, 2) == tmp_path / "scans_x2"
+    jobs, _ = plan_batch([scans], None, DEFAULTS, scale=2, model=entry.name)
+    assert {target.parent for _, target in jobs} == {folder.output_folder()}
+    files = BatchRequest((scans / "a.png", scans / "nested" / "c.png"), None, DEFAULTS, entry)
+    assert files.output_folder() == scans
+    chosen = BatchRequest((scans,), tmp_path / "out", DEFAULTS, entry)
+    assert chosen.output_folder() == tmp_path / "out"

@@ -19,9 +19,12 @@ from sr_studio.core.upscale import upscale
 from sr_studio.ui import workers
 from sr_studio.ui.about import AboutDialog, about_text
 from sr_studio.ui.batch_dialog import BatchDialog
-from sr_studio.ui.main_window import SAVE_FILTERS, MainWindow, default_save_name, preview_crop, progress_text
+from sr_studio.ui.job_status import progress_text
+from sr_studio.ui.main_window import MainWindow
 from sr_studio.ui.qimage import picture_to_qimage, qimage_to_picture
+from sr_studio.ui.save_dialog import SAVE_FILTERS, default_save_name
 from sr_studio.ui.settings import Settings
+from sr_studio.ui.upscale_jobs import preview_crop
 from tests.pictures import textured
 
 

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from sr_studio.core import sample as sampling
-from sr_studio.core.errors import SRStudioError
+from sr_studio.core.errors import Cancelled, SRStudioError
+from sr_studio.core.jobs import CancelToken, run_job
 
 
 def test_same_seed_same_pictures_other_seed_other_pictures(library):
@@ -57,3 +58,46 @@ def test_grid_places_each_picture(library):
 def test_an_upscaler_is_not_a_sampler(library):
     with pytest.raises(SRStudioError, match="not a sampler"):
         sampling.sample(library.load("tiny-x2"), 1, 0)
+    with pytest.raises(SRStudioError, match="not a sampler"):
+        sampling.latent_dim(library.load("tiny-x2"))
+    assert sampling.latent_dim(library.load("tiny-gan")) == 16
+
+
+def test_interpolation_latents_run_from_seed_a_to_seed_b():
+    z = sampling.interpolation_latents(3, 4, 5, 16, truncation=1.5)
+    assert z.shape == (5, 16)
+    assert torch.allclose(z[0], sampling.latents(3, 1, 16, 1.5)[0], atol=1e-5)
+    assert torch.allclose(z[-1], sampling.latents(4, 1, 16, 1.5)[0], atol=1e-5)
+    assert not torch.allclose(z[2], (z[0] + z[-1]) / 2, atol=1e-3)  # along the sphere, not a straight line
+    with pytest.raises(SRStudioError, match="at least 2 frames"):
+        sampling.interpolation_latents(3, 4, 1, 16)
+
+
+def test_the_sample_job_reports_each_batch_and_stops_when_cancelled(library):
+    model = library.load("tiny-gan")
+    events = []
+    pictures = run_job(sampling.sample_job(model, 20, seed=1, device="cpu"), events.append)
+    assert [(e.done, e.total, e.stage) for e in events] == [
+        (0, 20, "samples"),
+        (16, 20, "samples"),
+        (20, 20, "samples"),
+    ]
+    assert events[-1].eta_s == 0
+    assert len(pictures) == 20
+    token = CancelToken()
+    job = sampling.sample_job(model, 20, seed=1, device="cpu", cancel=token)
+    next(job)
+    token.cancel()
+    with pytest.raises(Cancelled):
+        next(job)
+    with pytest.raises(SRStudioError, match="at least 1"):
+        sampling.sample(model, 0, seed=1)
+
+
+def test_the_interpolation_job_counts_frames_and_ends_on_both_seeds(library):
+    model = library.load("tiny-gan")
+    events = []
+    frames = run_job(sampling.interpolate_job(model, 3, 4, 5, device="cpu"), events.append)
+    assert [(e.done, e.total, e.stage) for e in events] == [(0, 5, "frames"), (5, 5, "frames")]
+    assert np.array_equal(frames[0].pixels, sampling.sample(model, 1, 3, device="cpu")[0].pixels)
+    assert np.array_equal(frames[-1].pixels, sampling.sample(model, 1, 4, device="cpu")[0].pixels)

@@ -1,11 +1,13 @@
 """Upscaling many files: collecting inputs, naming outputs, going on past bad files, resuming.
 
 A batch is resumable because every output is written atomically: a file exists only once it is
-complete, so a re-run after a cancel, a crash or a kill skips exactly the finished files.
+complete, so a re-run after a cancel, a crash or a kill skips exactly the finished files. `sr-studio upscale`
+and the batch dialog both describe their batch as a `BatchRequest` and run it with `batch_request_job`.
 """
 
 from __future__ import annotations
 
+import os
 import string
 import time
 from collections.abc import Generator, Sequence
@@ -18,7 +20,7 @@ from sr_studio.core.images import DEFAULT_MAX_PIXELS, SAVE_FORMATS, load_image, 
 from sr_studio.core.jobs import CancelToken, Progress, check_cancel
 
 if TYPE_CHECKING:
-    from sr_studio.core.library import LoadedModel
+    from sr_studio.core.library import LoadedModel, ModelEntry, ModelLibrary
 
 # Extensions a folder scan picks up: what Pillow commonly reads, not only what we can write.
 IMAGE_EXTENSIONS = frozenset(
@@ -58,6 +60,29 @@ class OutputOptions:
     format: str | None = None  # an extension such as "png"; None keeps the input's format when writable
     quality: int | None = None
     overwrite: bool = False
+
+
+@dataclass(frozen=True)
+class BatchRequest:
+    """A whole batch as a face describes it: inputs, where and how to write, which model runs where."""
+
+    inputs: tuple[Path, ...]
+    output: Path | None  # None: a sibling `NAME_xS` folder for a folder, beside each file for files
+    options: OutputOptions
+    model: ModelEntry
+    device: str = "auto"
+    recursive: bool = False
+    precision: str = "auto"
+    tile: int | str | None = "auto"
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+    def output_folder(self) -> Path:
+        """Where the results land (to show the user): `output`, else `plan_batch`'s default rule."""
+        if self.output is not None:
+            return self.output
+        if len(self.inputs) == 1 and self.inputs[0].is_dir():
+            return default_output_dir(self.inputs[0], self.model.card.scale)
+        return Path(os.path.commonpath([path.parent for path in self.inputs]))  # beside each file
 
 
 @dataclass
@@ -117,6 +142,11 @@ def collect_inputs(
     return items, missing
 
 
+def default_output_dir(folder: Path, scale: int) -> Path:
+    """Where a folder's results go when no output is given: a sibling named like them (``scans_x4``)."""
+    return folder.parent / f"{folder.name}_x{scale}"
+
+
 def output_format(source: Path, options: OutputOptions) -> str:
     """The output extension: the one asked for, else the input's when we can write it, else PNG."""
     if options.format:
@@ -165,7 +195,7 @@ def plan_batch(
     for path in inputs:
         folder = out
         if folder is None:
-            folder = path.parent / f"{path.name}_x{scale}" if path.is_dir() else path.parent
+            folder = default_output_dir(path, scale) if path.is_dir() else path.parent
         items, missing = collect_inputs(
             [path], recursive=recursive, exclude=folder if path.is_dir() else None
         )
@@ -254,4 +284,37 @@ def batch_job(
         report.notes.extend((item.source, note) for note in picture.notes)
         yield event(index + 1, {**info, "status": "written", "file_fraction": 1.0})
     report.seconds = time.perf_counter() - started
+    return report
+
+
+def batch_request_job(
+    request: BatchRequest, library: ModelLibrary, cancel: CancelToken | None = None
+) -> Generator[Progress, None, BatchReport]:
+    """Plan the request, load its model and run the batch; inputs that could not be planned (missing,
+    clashing) lead the report's failures.
+
+    Planning scans folders and loading imports torch, so both belong inside the job (off a GUI thread).
+    """
+    jobs, failures = plan_batch(
+        request.inputs,
+        request.output,
+        request.options,
+        scale=request.model.card.scale,
+        model=request.model.name,
+        recursive=request.recursive,
+    )
+    if not jobs and not failures:
+        raise SRStudioError(f"no images found in {', '.join(str(path) for path in request.inputs)}")
+    model = library.load(request.model)
+    report = yield from batch_job(
+        jobs,
+        model,
+        request.options,
+        device=request.device,
+        precision=request.precision,
+        tile=request.tile,
+        max_pixels=request.max_pixels,
+        cancel=cancel,
+    )
+    report.failed[:0] = failures
     return report

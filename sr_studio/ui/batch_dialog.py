@@ -1,15 +1,14 @@
 """The batch dialog: upscale a folder (or a handful of dropped files) with the same core path as the CLI.
 
-Planning, loading the model and upscaling all run in one worker job (`batch_run`), so the dialog only
-turns settings into a `BatchRequest` and the job's `Progress` events into bars and a summary. Outputs are
-written atomically by the core, so a cancelled batch leaves complete files only and a re-run skips them.
+Planning, loading the model and upscaling all run in one worker job (the core's `batch_request_job`, as
+`sr-studio upscale` runs it), so the dialog only turns its fields into a `BatchRequest` and the job's
+`Progress` events into bars and a summary (`BatchProgress`). Outputs are written atomically by the core,
+so a cancelled batch leaves complete files only and a re-run skips them.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Generator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,25 +21,31 @@ from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
     QFormLayout,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QListWidget,
     QMessageBox,
-    QProgressBar,
     QPushButton,
     QSpinBox,
-    QTreeWidget,
-    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from sr_studio.core.batch import DEFAULT_PATTERN, BatchReport, OutputOptions, validate_pattern
+from sr_studio.core.batch import (
+    DEFAULT_PATTERN,
+    BatchReport,
+    BatchRequest,
+    OutputOptions,
+    batch_request_job,
+    default_output_dir,
+    validate_pattern,
+)
 from sr_studio.core.errors import SRStudioError, UsageError
-from sr_studio.core.jobs import CancelToken, Progress
+from sr_studio.core.jobs import Progress
 from sr_studio.ui import workers
+from sr_studio.ui.batch_progress import BatchProgress
+from sr_studio.ui.common import ERROR_STYLE, list_devices
 
 if TYPE_CHECKING:
     from sr_studio.core.library import ModelEntry, ModelLibrary
@@ -48,82 +53,6 @@ if TYPE_CHECKING:
 FORMATS = ("png", "jpg", "webp", "tif")
 QUALITY_FORMATS = frozenset({"jpg", "webp"})
 DEFAULT_QUALITY = 90
-STEPS_PER_FILE = 100  # the overall bar counts hundredths of a file, so it moves within long files
-ERROR_STYLE = "color: #c62828;"
-
-
-@dataclass(frozen=True)
-class BatchRequest:
-    """Everything a batch needs, gathered on the GUI thread and handed whole to the worker."""
-
-    inputs: tuple[Path, ...]
-    output: Path | None  # None: the core's default (a sibling `NAME_xS` folder, or beside each file)
-    options: OutputOptions
-    model: ModelEntry
-    device: str = "auto"
-    recursive: bool = False
-
-    def output_folder(self) -> Path:
-        """Where the results land, for "Open output folder": the core's default rule when none was set."""
-        if self.output is not None:
-            return self.output
-        scale = self.model.card.scale
-        if len(self.inputs) == 1 and self.inputs[0].is_dir():
-            folder = self.inputs[0]
-            return folder.parent / f"{folder.name}_x{scale}"  # plan_batch's rule for a folder
-        return Path(os.path.commonpath([path.parent for path in self.inputs]))  # beside each file
-
-
-def batch_run(
-    request: BatchRequest, library: ModelLibrary, cancel: CancelToken
-) -> Generator[Progress, None, BatchReport]:
-    """Plan, load the model and run the batch, as `sr-studio upscale` does, inside a worker thread.
-
-    Planning scans folders and loading imports torch: both are too slow for the GUI thread.
-    """
-    from sr_studio.core.batch import batch_job, plan_batch
-
-    entry = request.model
-    jobs, failures = plan_batch(
-        request.inputs,
-        request.output,
-        request.options,
-        scale=entry.card.scale,
-        model=entry.name,
-        recursive=request.recursive,
-    )
-    if not jobs and not failures:
-        raise SRStudioError(f"no images found in {', '.join(str(path) for path in request.inputs)}")
-    model = library.load(entry)
-    report = yield from batch_job(jobs, model, request.options, device=request.device, cancel=cancel)
-    report.failed[:0] = failures
-    return report
-
-
-def _list_devices(cancel: CancelToken) -> Generator[Progress, None, list[str]]:
-    """The devices torch can see; a job because the first torch import takes seconds."""
-    from sr_studio.core.engine import available_devices
-
-    yield Progress(0, 1, "devices")
-    return available_devices()
-
-
-def eta_text(seconds: float | None) -> str:
-    """A rough, human time left: precision the estimate does not have would only flicker."""
-    if seconds is None:
-        return "estimating time left…"
-    if seconds < 10:
-        return "a few seconds left"
-    if seconds < 90:
-        return f"about {round(seconds / 5) * 5} s left"
-    if seconds < 90 * 60:
-        return f"about {round(seconds / 60)} min left"
-    hours, minutes = divmod(round(seconds / 60), 60)
-    return f"about {hours} h {minutes} min left"
-
-
-def _files(count: int) -> str:
-    return f"{count} file" if count == 1 else f"{count} files"
 
 
 class BatchDialog(QDialog):
@@ -154,8 +83,6 @@ class BatchDialog(QDialog):
         self._request: BatchRequest | None = None
         self._running = False
         self._devices_requested = devices is not None
-        self._files_done = 0
-        self._failures: list[tuple[str, str]] = []
 
         self._build_widgets()
         self._fill_models(model)
@@ -222,30 +149,14 @@ class BatchDialog(QDialog):
         form.addRow("", self.overwrite_check)
         self._form = form
 
-        self.file_label = QLabel()
-        self.overall_bar = QProgressBar()
-        self.file_bar = QProgressBar()
-        self.file_bar.setRange(0, STEPS_PER_FILE)
-        self.eta_label = QLabel()
-        self.progress_box = QGroupBox("Progress")
-        progress_layout = QVBoxLayout(self.progress_box)
-        progress_layout.addWidget(self.overall_bar)
-        progress_layout.addWidget(self.file_label)
-        progress_layout.addWidget(self.file_bar)
-        progress_layout.addWidget(self.eta_label)
-        self.progress_box.hide()
-
-        self.summary_label = QLabel()
-        self.summary_label.setWordWrap(True)
-        self.failures_list = QTreeWidget()
-        self.failures_list.setHeaderLabels(["File", "Problem"])
-        self.failures_list.setRootIsDecorated(False)
-        self.failures_list.setMaximumHeight(140)
-        self.summary_box = QGroupBox("Summary")
-        summary_layout = QVBoxLayout(self.summary_box)
-        summary_layout.addWidget(self.summary_label)
-        summary_layout.addWidget(self.failures_list)
-        self.summary_box.hide()
+        self.progress_view = BatchProgress()
+        # The progress view's parts, under the dialog's own names (tests read them).
+        self.overall_bar, self.file_bar = self.progress_view.overall_bar, self.progress_view.file_bar
+        self.eta_label, self.summary_label = self.progress_view.eta_label, self.progress_view.summary_label
+        self.summary_box, self.failures_list = (
+            self.progress_view.summary_box,
+            self.progress_view.failures_list,
+        )
 
         self.status_label = QLabel()  # problems found before a batch starts, one line
         self.status_label.setStyleSheet(ERROR_STYLE)
@@ -266,8 +177,7 @@ class BatchDialog(QDialog):
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.settings_box)
-        layout.addWidget(self.progress_box)
-        layout.addWidget(self.summary_box)
+        layout.addWidget(self.progress_view)
         layout.addWidget(self.status_label)
         layout.addLayout(buttons)
         self.resize(620, 0)
@@ -392,8 +302,7 @@ class BatchDialog(QDialog):
         if self.file_list.count():
             text = "default: beside each file"
         elif entry is not None and inputs:
-            folder = inputs[0]
-            text = f"default: {folder.parent / f'{folder.name}_x{entry.card.scale}'}"
+            text = f"default: {default_output_dir(inputs[0], entry.card.scale)}"
         else:
             text = "default: a folder beside the input folder"
         self.output_edit.setPlaceholderText(text)
@@ -430,17 +339,8 @@ class BatchDialog(QDialog):
         self._show_status("")
         self._request = request
         self.report = None
-        self._files_done = 0
-        self._failures = []
-        self.failures_list.clear()
-        self.summary_box.hide()
         self.open_output_button.setEnabled(False)
-        self.overall_bar.setRange(0, 0)  # busy until the first event: planning and loading the model
-        self.overall_bar.setFormat("")
-        self.file_bar.setValue(0)
-        self.file_label.setText(f"Loading {request.model.name}…")
-        self.eta_label.setText(eta_text(None))
-        self.progress_box.show()
+        self.progress_view.begin(request.model.name)
         self._set_running(True)
 
         handle = workers.prepare_job()
@@ -451,14 +351,14 @@ class BatchDialog(QDialog):
         handle.cancelled.connect(self._on_cancelled)
         handle.ended.connect(self._on_ended)
         self.destroyed.connect(handle.cancel)  # never leave a job writing for a dialog that is gone
-        workers.launch(handle, partial(batch_run, request, self.library), self.pool)
+        workers.launch(handle, partial(batch_request_job, request, self.library), self.pool)
 
     def cancel(self) -> None:
         """Stop at the next tile; finished outputs stay (they are complete) and a re-run skips them."""
         if self._running and self.handle is not None:
             self.handle.cancel()
             self.cancel_button.setEnabled(False)
-            self.eta_label.setText("cancelling…")
+            self.progress_view.cancelling()
 
     def open_output_folder(self) -> None:
         if self._request is not None:
@@ -474,73 +374,27 @@ class BatchDialog(QDialog):
             self._validate()
 
     def _on_progress(self, event: Progress) -> None:
-        info = event.info
-        status = info.get("status")
-        fraction = float(info.get("file_fraction", 0.0))
-        # `done` already counts a file once it has a status (or all its tiles): add the fraction otherwise.
-        position = event.done if status or fraction >= 1.0 else event.done + fraction
-        total = max(event.total, 1)
-        self.overall_bar.setRange(0, total * STEPS_PER_FILE)
-        self.overall_bar.setValue(round(position * STEPS_PER_FILE))
-        self.overall_bar.setFormat(f"{int(position)} of {_files(event.total)}")
-        self.file_bar.setValue(round(fraction * STEPS_PER_FILE))
-        name = Path(info.get("file", "")).name
-        number = min(int(position) + (0 if status else 1), event.total)
-        verb = {"skipped": "Skipped (already done)", "failed": "Failed", "written": "Wrote"}.get(
-            status, "Upscaling"
-        )
-        self.file_label.setText(f"{verb}: {name} — file {number} of {event.total}")
-        self.eta_label.setText(eta_text(event.eta_s))
-        if status:
-            self._files_done += 1
-        if status == "failed":
-            self._failures.append((info.get("file", ""), info.get("error", "")))
+        self.progress_view.advance(event)
         self.progressChanged.emit(event)
 
     def _on_finished(self, report: BatchReport) -> None:
         self.report = report
-        if self.overall_bar.maximum() == 0:  # nothing ran (every input failed in planning)
-            self.overall_bar.setRange(0, 1)
-            self.overall_bar.setValue(1)
-            self.file_bar.setValue(STEPS_PER_FILE)
-        self.eta_label.setText(f"done in {report.seconds:.1f} s")
-        self._failures = [(str(source), problem) for source, problem in report.failed]
-        self._show_summary(
-            f"{len(report.written)} written, {len(report.skipped)} skipped (already done), "
-            f"{len(report.failed)} failed"
-        )
+        self.progress_view.finish(report)
         self.batchFinished.emit(report)
 
     def _on_cancelled(self) -> None:
-        self.eta_label.setText("cancelled")
-        self._show_summary(
-            f"Cancelled after {_files(self._files_done)} — run again to finish the rest "
-            "(done files are skipped)"
-        )
+        self.progress_view.cancelled()
 
     def _on_failed(self, message: str) -> None:
-        self.eta_label.setText("stopped")
-        self._show_summary(f"Stopped after {_files(self._files_done)}: {message}")
+        self.progress_view.stopped(message)
 
     def _on_ended(self) -> None:
-        if self.overall_bar.maximum() == 0:  # still busy: the job ended before its first event
-            self.overall_bar.setRange(0, 1)
+        self.progress_view.end()
         self._set_running(False)
         self.open_output_button.setEnabled(
             self._request is not None and self._request.output_folder().is_dir()
         )
         self.batchEnded.emit()
-
-    def _show_summary(self, text: str) -> None:
-        self.summary_label.setText(text)
-        self.failures_list.clear()
-        for source, problem in self._failures:
-            item = QTreeWidgetItem([Path(source).name, problem])
-            item.setToolTip(0, source)
-            item.setToolTip(1, problem)
-            self.failures_list.addTopLevelItem(item)
-        self.failures_list.setVisible(bool(self._failures))
-        self.summary_box.show()
 
     # --- lifetime ----------------------------------------------------------------------------------
 
@@ -551,10 +405,10 @@ class BatchDialog(QDialog):
             self._devices_requested = True
             handle = workers.prepare_job()
             handle.finished.connect(self._on_devices)
-            workers.launch(handle, _list_devices, self.pool)
+            workers.launch(handle, list_devices, self.pool)
 
-    def _on_devices(self, names: list[str]) -> None:
-        self._fill_devices(names)
+    def _on_devices(self, devices: list[tuple[str, str]]) -> None:
+        self._fill_devices([name for name, _ in devices])
 
     def reject(self) -> None:
         """Close, Esc and the window's × all come here (QDialog routes closeEvent through reject): while a

@@ -7,18 +7,14 @@ the older job still reports is ignored, so the view only ever shows the latest r
 
 from __future__ import annotations
 
-import math
 import random
-import threading
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QSize, QStandardPaths, Qt, Signal
-from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtCore import QStandardPaths, Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
@@ -29,26 +25,22 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSpinBox,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from sr_studio.core import sample as sampling
-from sr_studio.core.errors import SRStudioError
 from sr_studio.core.images import Picture, save_image
-from sr_studio.core.jobs import CancelToken, EtaClock, Progress
-from sr_studio.core.library import LoadedModel, ModelCard, ModelLibrary
+from sr_studio.core.jobs import CancelToken, Progress
+from sr_studio.core.library import ModelCard, ModelLibrary
 from sr_studio.ui import workers
-from sr_studio.ui.qimage import picture_to_qimage
+from sr_studio.ui.common import ModelCache
+from sr_studio.ui.sample_grid import SampleGrid
 
 GRID = "grid"
 INTERPOLATE = "interpolate"
 SEED_MAX = 2**31 - 1
 GRID_MAX = 8
-BATCH = 16  # samples rendered per step: a progress event and a cancel check each, yet few network copies
-THUMBNAIL_SIDE = 96  # small samples are enlarged (nearest neighbour) to at least this many pixels a side
 EMPTY_HINT = "No GAN models yet — train one in the wizard"
 
 
@@ -95,60 +87,21 @@ class Generation:
         return f"{stem}_{'grid' if index is None else f'{index:03d}'}.png"
 
 
-class ModelCache:
-    """Loaded samplers shared by generation jobs; a model replaced under the same name is loaded afresh."""
-
-    def __init__(self, library: ModelLibrary) -> None:
-        self.library = library
-        self._models: dict[tuple[str, str], LoadedModel] = {}
-        self._lock = threading.Lock()  # jobs run on pool threads; one load per model, not one per job
-
-    def get(self, name: str) -> LoadedModel:
-        entry = self.library.find(name)
-        key = (name, entry.card.sha256)
-        with self._lock:
-            if key not in self._models:
-                self._models = {k: v for k, v in self._models.items() if k[0] != name}
-                self._models[key] = self.library.load(entry)
-            return self._models[key]
-
-
-def _latent_dim(model: LoadedModel) -> int:
-    if model.card.task != "sample":
-        raise SRStudioError(f"model {model.card.name!r} is an {model.card.task} model, not a sampler")
-    return int(model.card.arguments.get("latent_dim", 100))
-
-
 def generation_job(
     request: GenerationRequest, models: ModelCache, cancel: CancelToken
 ) -> Generator[Progress, None, Generation]:
-    """Load (or reuse) the model and render the request, one batch of samples or one frame per step.
-
-    Latents come from `core.sample` exactly as `sample()` and `interpolate()` draw them, so the tab shows
-    the same pictures as the CLI for the same seed.
-    """
+    """Load (or reuse) the model and render the request with the core's sampling jobs, so the tab shows
+    the same pictures as `sr-studio sample` for the same seed."""
     cancel.raise_if_cancelled()
     model = models.get(request.model)
-    latent_dim = _latent_dim(model)
+    truncation = request.truncation
     if request.mode == GRID:
-        z = sampling.latents(request.seed, request.count, latent_dim, request.truncation)
-        batches = [z[start : start + BATCH] for start in range(0, request.count, BATCH)]
-        stage = "samples"
+        job = sampling.sample_job(model, request.count, request.seed, truncation=truncation, cancel=cancel)
     else:
-        a, b = (
-            sampling.latents(seed, 1, latent_dim, request.truncation)[0]
-            for seed in (request.seed, request.seed_b)
+        job = sampling.interpolate_job(
+            model, request.seed, request.seed_b, request.frames, truncation=truncation, cancel=cancel
         )
-        steps = request.frames - 1
-        batches = [sampling.slerp(a, b, i / steps)[None] for i in range(request.frames)]
-        stage = "frames"
-    clock = EtaClock(request.count)
-    pictures: list[Picture] = []
-    yield Progress(0, request.count, stage)
-    for batch in batches:
-        cancel.raise_if_cancelled()
-        pictures += sampling.render(model, batch)
-        yield Progress(len(pictures), request.count, stage, clock.advance(len(batch)))
+    pictures = yield from job
     return Generation(request, pictures)
 
 
@@ -167,71 +120,6 @@ def describe(card: ModelCard) -> str:
     size = card.arguments.get("image_size")
     parts = [card.name, f"{size}×{size}" if size else "size unknown"]
     return " — ".join([*parts, card.description] if card.description else parts)
-
-
-def thumbnail_size(picture: Picture) -> QSize:
-    """The picture's size times the whole factor that brings it to about THUMBNAIL_SIDE pixels."""
-    zoom = max(1, math.ceil(THUMBNAIL_SIDE / max(picture.width, picture.height)))
-    return QSize(picture.width * zoom, picture.height * zoom)
-
-
-def thumbnail(picture: Picture) -> QIcon:
-    """The picture enlarged with nearest neighbour, so 32 px samples stay crisp rather than blurred."""
-    image = picture_to_qimage(picture).scaled(
-        thumbnail_size(picture),
-        Qt.AspectRatioMode.IgnoreAspectRatio,
-        Qt.TransformationMode.FastTransformation,
-    )
-    pixmap = QPixmap.fromImage(image)
-    icon = QIcon(pixmap)
-    icon.addPixmap(pixmap, QIcon.Mode.Selected)  # the style would tint it; the item's frame shows selection
-    return icon
-
-
-class SampleGrid(QTableWidget):
-    """Enlarged thumbnails laid out as the requested rows × columns (an interpolation as one row)."""
-
-    MARGIN = 6  # around each thumbnail: where the selection highlight shows
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.horizontalHeader().hide()
-        self.verticalHeader().hide()
-        self.setShowGrid(False)
-        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectItems)
-
-    def show_pictures(self, pictures: Sequence[Picture], columns: int, caption: Callable[[int], str]) -> None:
-        """Replace the thumbnails; `caption(index)` becomes each one's tooltip."""
-        self.clear()
-        self.setColumnCount(columns)
-        self.setRowCount(math.ceil(len(pictures) / columns))
-        size = thumbnail_size(pictures[0])
-        self.setIconSize(size)
-        for column in range(self.columnCount()):
-            self.setColumnWidth(column, size.width() + self.MARGIN)
-        for row in range(self.rowCount()):
-            self.setRowHeight(row, size.height() + self.MARGIN)
-        for index, picture in enumerate(pictures):
-            item = QTableWidgetItem(thumbnail(picture), "")
-            item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
-            item.setToolTip(caption(index))
-            self.setItem(*divmod(index, columns), item)
-
-    def item_at(self, index: int) -> QTableWidgetItem:
-        """The thumbnail of picture `index` (counted row by row)."""
-        return self.item(*divmod(index, self.columnCount()))
-
-    def selected_index(self) -> int | None:
-        selected = self.selectedIndexes()
-        return selected[0].row() * self.columnCount() + selected[0].column() if selected else None
-
-    def select(self, index: int | None) -> None:
-        if index is None:
-            self.clearSelection()
-        else:
-            self.setCurrentItem(self.item_at(index))
 
 
 class GanTab(QWidget):

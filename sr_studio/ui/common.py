@@ -1,0 +1,88 @@
+"""Small pieces the window, the tabs and the dialogs share: the model cache, the device list, wording.
+
+Nothing here imports torch at module level: the device list is a worker job that brings torch in.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QWidget
+
+from sr_studio.core.jobs import CancelToken, Progress
+
+if TYPE_CHECKING:
+    from sr_studio.core.library import LoadedModel, ModelLibrary
+
+ERROR_STYLE = "color: #c62828;"  # a one-line problem shown inline, next to what caused it
+
+
+class ModelCache:
+    """Loaded models shared by worker jobs; a model replaced under the same name is loaded afresh."""
+
+    def __init__(self, library: ModelLibrary) -> None:
+        self.library = library
+        self._models: dict[tuple[str, str], LoadedModel] = {}
+        self._lock = threading.Lock()  # jobs run on pool threads; one load per model, not one per job
+
+    def get(self, name: str) -> LoadedModel:
+        entry = self.library.find(name)
+        key = (name, entry.card.sha256)
+        with self._lock:
+            if key not in self._models:
+                self._models = {k: v for k, v in self._models.items() if k[0] != name}
+                self._models[key] = self.library.load(entry)
+            return self._models[key]
+
+
+def list_devices(cancel: CancelToken) -> Generator[Progress, None, list[tuple[str, str]]]:
+    """(device, label) for every device torch sees; a job because the first torch import takes seconds."""
+    yield Progress(0, 1, "devices")
+    import torch
+
+    from sr_studio.core.engine import available_devices
+
+    devices = []
+    for name in available_devices():
+        if name.startswith("cuda"):
+            label = f"{name} — {torch.cuda.get_device_name(torch.device(name))}"
+        else:
+            label = {"cpu": "CPU", "mps": "Apple GPU (MPS)"}.get(name, name)
+        devices.append((name, label))
+    return devices
+
+
+def eta_text(seconds: float | None) -> str:
+    """A rough, human time left: precision the estimate does not have would only flicker."""
+    if seconds is None:
+        return "estimating time left…"
+    if seconds < 10:
+        return "a few seconds left"
+    if seconds < 90:
+        return f"about {round(seconds / 5) * 5} s left"
+    if seconds < 90 * 60:
+        return f"about {round(seconds / 60)} min left"
+    hours, minutes = divmod(round(seconds / 60), 60)
+    return f"about {hours} h {minutes} min left"
+
+
+def make_action(
+    owner: QWidget,
+    text: str,
+    slot: Callable[..., Any],
+    shortcut: QKeySequence | QKeySequence.StandardKey | str | None = None,
+    tip: str = "",
+) -> QAction:
+    """An action added to `owner`, so its shortcut works wherever `owner` (a window) has focus."""
+    action = QAction(text, owner)
+    if shortcut is not None:
+        action.setShortcut(QKeySequence(shortcut))
+    if tip:
+        action.setToolTip(tip)
+        action.setStatusTip(tip)
+    action.triggered.connect(slot)
+    owner.addAction(action)
+    return action

@@ -1,0 +1,175 @@
+"""The Upscale tab's worker-side jobs: open a picture, upscale, compare, preview a crop, save.
+
+Each runs in a worker (see `workers`), so everything that touches pixels — loading, converting to a
+QImage, the network — happens off the GUI thread; the tab only moves the finished results into the view.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PySide6.QtCore import QRect
+from PySide6.QtGui import QImage
+
+from sr_studio.core.images import Picture, load_image, save_image
+from sr_studio.core.jobs import CancelToken, Progress
+from sr_studio.core.upscale import UpscaleResult, upscale_job
+from sr_studio.ui.qimage import picture_to_qimage, qimage_to_picture
+
+if TYPE_CHECKING:
+    from sr_studio.core.library import LoadedModel
+    from sr_studio.ui.common import ModelCache
+
+PREVIEW_MAX_SIDE = 256  # input pixels a side: a preview answers in a second or two on a CPU
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A picture ready to show: the pixels, their display copy and what to call it."""
+
+    picture: Picture
+    image: QImage
+    name: str
+    path: Path | None = None
+
+
+@dataclass(frozen=True)
+class Upscaled:
+    """A finished upscale and its display copy."""
+
+    result: UpscaleResult
+    image: QImage
+
+
+@dataclass(frozen=True)
+class Compared:
+    """Two models' results on the same picture: A shown left, B right."""
+
+    a: Upscaled
+    b: Upscaled
+
+
+@dataclass(frozen=True)
+class Previewed:
+    """An upscaled crop and where it sits in the output."""
+
+    image: QImage
+    region: QRect
+
+
+@dataclass(frozen=True)
+class Crop:
+    """A preview crop in input pixels: the core the user sees and the padded area given to the network."""
+
+    core: tuple[int, int, int, int]  # x0, y0, x1, y1
+    padded: tuple[int, int, int, int]
+
+
+def preview_crop(
+    visible: tuple[float, float, float, float],
+    width: int,
+    height: int,
+    pad: int,
+    max_side: int = PREVIEW_MAX_SIDE,
+) -> Crop:
+    """The input region behind a visible region (x0, y0, x1, y1 in input pixels), at most max_side² pixels
+    around its centre, plus `pad` pixels of context on each side (the network's receptive radius)."""
+    x0, y0, x1, y1 = visible
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+
+    def span(low: float, high: float, centre: float, size: int) -> tuple[int, int]:
+        start, stop = max(0, math.floor(low)), min(size, math.ceil(high))
+        if stop - start > max_side:
+            start = min(max(0, round(centre - max_side / 2)), size - max_side)
+            stop = start + max_side
+        if stop <= start:  # nothing visible: the middle of the picture
+            start = max(0, min(size - 1, int(centre)))
+            stop = start + 1
+        return start, stop
+
+    cx0, cx1 = span(x0, x1, cx, width)
+    cy0, cy1 = span(y0, y1, cy, height)
+    padded = (max(0, cx0 - pad), max(0, cy0 - pad), min(width, cx1 + pad), min(height, cy1 + pad))
+    return Crop((cx0, cy0, cx1, cy1), padded)
+
+
+def open_file_job(path: Path, cancel: CancelToken) -> Generator[Progress, None, Opened]:
+    yield Progress(0, 1, "loading", info={"text": f"opening {path.name}…"})
+    picture = load_image(path)
+    cancel.raise_if_cancelled()
+    return Opened(picture, picture_to_qimage(picture), path.name, path)
+
+
+def open_image_job(image: QImage, name: str, cancel: CancelToken) -> Generator[Progress, None, Opened]:
+    yield Progress(0, 1, "loading", info={"text": f"reading the {name} picture…"})
+    picture = qimage_to_picture(image)
+    return Opened(picture, picture_to_qimage(picture), name)
+
+
+def _labelled(job: Generator[Progress, None, Any], label: str) -> Generator[Progress, None, Any]:
+    """`job`'s events tagged with `label` (A or B in a comparison)."""
+    while True:
+        try:
+            event = next(job)
+        except StopIteration as stop:
+            return stop.value
+        yield replace(event, info={**event.info, "label": label})
+
+
+def _load_model(models: ModelCache, name: str) -> Generator[Progress, None, LoadedModel]:
+    yield Progress(0, 1, "model", info={"text": f"loading {name}…"})
+    return models.get(name)
+
+
+def upscale_picture_job(
+    picture: Picture, models: ModelCache, name: str, options: dict[str, Any], cancel: CancelToken
+) -> Generator[Progress, None, Upscaled]:
+    """Load (or reuse) model `name` and upscale the whole picture; `options` are `upscale_job`'s policy."""
+    model = yield from _load_model(models, name)
+    result = yield from upscale_job(picture, model, cancel=cancel, **options)
+    return Upscaled(result, picture_to_qimage(result.picture))
+
+
+def compare_job(
+    picture: Picture, models: ModelCache, names: tuple[str, str], options: dict[str, Any], cancel: CancelToken
+) -> Generator[Progress, None, Compared]:
+    """Upscale with model A, then B; their progress is labelled so the status line says which runs."""
+    a = yield from _labelled(upscale_picture_job(picture, models, names[0], options, cancel), "A")
+    b = yield from _labelled(upscale_picture_job(picture, models, names[1], options, cancel), "B")
+    return Compared(a, b)
+
+
+def preview_job(
+    picture: Picture,
+    models: ModelCache,
+    name: str,
+    visible: tuple[float, float, float, float],
+    options: dict[str, Any],
+    cancel: CancelToken,
+) -> Generator[Progress, None, Previewed]:
+    """Upscale the crop behind the view (`visible`, in output pixels), with context around it, and keep
+    only the core: with the receptive radius as context, its pixels are exactly the full upscale's."""
+    model = yield from _load_model(models, name)
+    scale, pad = int(model.scale or 1), int(model.receptive_radius or 0)
+    x0, y0, x1, y1 = (v / scale for v in visible)
+    crop = preview_crop((x0, y0, x1, y1), picture.width, picture.height, pad)
+    px0, py0, px1, py1 = crop.padded
+    x0, y0, x1, y1 = crop.core
+    piece = replace(picture, pixels=np.ascontiguousarray(picture.pixels[py0:py1, px0:px1]))
+    result = yield from upscale_job(piece, model, cancel=cancel, **options)
+    top, left = (y0 - py0) * scale, (x0 - px0) * scale
+    core = result.picture.pixels[top : top + (y1 - y0) * scale, left : left + (x1 - x0) * scale]
+    image = picture_to_qimage(replace(result.picture, pixels=np.ascontiguousarray(core)))
+    return Previewed(image, QRect(x0 * scale, y0 * scale, (x1 - x0) * scale, (y1 - y0) * scale))
+
+
+def save_job(
+    picture: Picture, path: Path, quality: int | None, overwrite: bool, cancel: CancelToken
+) -> Generator[Progress, None, Path]:
+    yield Progress(0, 1, "saving", info={"text": f"saving {path.name}…"})
+    return save_image(picture, path, quality=quality, overwrite=overwrite)

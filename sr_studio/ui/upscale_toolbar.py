@@ -1,0 +1,166 @@
+"""The Upscale tab's toolbar: which model runs (filtered by scale), on which device, and Compare with another.
+
+The choices are the user's settings: each is remembered as it is made and put back by `restore`. The run
+and view actions belong to the tab; the toolbar only places them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QComboBox, QLabel, QMenu, QToolBar, QToolButton, QWidget
+
+if TYPE_CHECKING:
+    from sr_studio.core.library import ModelEntry, ModelLibrary
+    from sr_studio.ui.settings import Settings
+
+NO_MODEL_HINT = "No upscaling model is installed: import one with `sr-studio models import FILE`"
+
+
+class UpscaleToolbar(QToolBar):
+    """Model, scale filter and device choices, the tab's run actions, Compare, and the view actions."""
+
+    modelChanged = Signal()  # the chosen model changed, or the list was filled again
+    compareRequested = Signal(str)  # the name of model B, chosen from the Compare menu
+
+    def __init__(
+        self,
+        library: ModelLibrary,
+        settings: Settings,
+        *,
+        run_actions: Sequence[QAction],
+        view_actions: Sequence[QAction],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__("Upscale", parent)
+        self.setObjectName("upscale-toolbar")
+        self.library = library
+        self.settings = settings
+
+        self.model_combo = QComboBox()
+        self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model_combo.setMinimumContentsLength(18)
+        self.scale_combo = QComboBox()
+        self.scale_combo.setToolTip("Show only the models of this scale")
+        self.scale_combo.addItem("All scales", 0)
+        for scale in sorted({entry.card.scale or 1 for entry in library.entries("upscale")}):
+            self.scale_combo.addItem(f"×{scale}", scale)
+        self.device_combo = QComboBox()
+        self.device_combo.setToolTip("Where the network runs")
+        self.device_combo.addItem("Auto (best available)", "auto")
+        self.device_combo.addItem("CPU", "cpu")
+        self.compare_menu = QMenu("Compare with", self)
+        self.compare_menu.aboutToShow.connect(self._fill_compare_menu)
+        self.compare_menu.triggered.connect(self._compare_chosen)
+        self.compare_button = QToolButton()
+        self.compare_button.setText("Compare")
+        self.compare_button.setToolTip("Run a second model B: A on the left, B on the right")
+        self.compare_button.setMenu(self.compare_menu)
+        self.compare_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+
+        self.addWidget(QLabel("Model "))
+        self.addWidget(self.model_combo)
+        self.addWidget(self.scale_combo)
+        self.addWidget(QLabel(" Device "))
+        self.addWidget(self.device_combo)
+        self.addSeparator()
+        self.addActions(list(run_actions))
+        self.addWidget(self.compare_button)
+        self.addSeparator()
+        self.addActions(list(view_actions))
+
+        self.model_combo.currentIndexChanged.connect(self._model_changed)
+        self.scale_combo.currentIndexChanged.connect(self._scale_filter_changed)
+        self.device_combo.currentIndexChanged.connect(self._device_changed)
+
+    def restore(self) -> None:
+        """Show the remembered scale filter, device and model (the library's default if none)."""
+        settings = self.settings
+        with _signals_blocked(self.scale_combo, self.device_combo):
+            self.scale_combo.setCurrentIndex(max(0, self.scale_combo.findData(settings.scale_filter)))
+            self.add_devices([(settings.device, settings.device)])
+            self.device_combo.setCurrentIndex(self.device_combo.findData(settings.device))
+        default = self.library.default("upscale")
+        self.fill_models(settings.model or (default.name if default is not None else None))
+
+    def fill_models(self, wanted: str | None = None) -> None:
+        """List the upscalers of the chosen scale, keeping `wanted` (else the current) selected."""
+        if wanted is None:
+            wanted = self.model_combo.currentData()
+        scale = self.scale_combo.currentData() or 0
+        entries = [e for e in self.library.entries("upscale") if not scale or e.card.scale == scale]
+        with _signals_blocked(self.model_combo):
+            self.model_combo.clear()
+            for entry in entries:
+                card = entry.card
+                text = f"{entry.name} ×{card.scale}" + (f" — {card.description}" if card.description else "")
+                self.model_combo.addItem(text, entry.name)
+                self.model_combo.setItemData(
+                    self.model_combo.count() - 1, card.description or entry.name, Qt.ItemDataRole.ToolTipRole
+                )
+            index = self.model_combo.findData(wanted)
+            if index < 0 and (default := self.library.default("upscale")) is not None:
+                index = self.model_combo.findData(default.name)
+            self.model_combo.setCurrentIndex(max(0, index) if entries else -1)
+        self.model_combo.setEnabled(bool(entries))
+        self.model_combo.setToolTip("The upscaling model" if entries else NO_MODEL_HINT)
+        self._model_changed()
+
+    def current_model(self) -> str | None:
+        return self.model_combo.currentData()
+
+    def current_entry(self) -> ModelEntry | None:
+        name = self.current_model()
+        return next((e for e in self.library.entries("upscale") if e.name == name), None)
+
+    def current_device(self) -> str:
+        return self.device_combo.currentData() or "auto"
+
+    def add_devices(self, devices: Sequence[tuple[str, str]]) -> None:
+        """Offer more devices, as (name, label) pairs; the current choice stays."""
+        with _signals_blocked(self.device_combo):
+            for name, label in devices:
+                if self.device_combo.findData(name) < 0:
+                    self.device_combo.addItem(label, name)
+
+    def _model_changed(self) -> None:
+        name = self.current_model()
+        if name:
+            self.settings.model = name
+        self.modelChanged.emit()
+
+    def _scale_filter_changed(self) -> None:
+        self.settings.scale_filter = int(self.scale_combo.currentData() or 0)
+        self.fill_models()
+
+    def _device_changed(self) -> None:
+        self.settings.device = self.current_device()
+
+    def _fill_compare_menu(self) -> None:
+        self.compare_menu.clear()
+        current = self.current_model()
+        for entry in self.library.entries("upscale"):
+            if entry.name != current:
+                action = self.compare_menu.addAction(f"{entry.name} ×{entry.card.scale}")
+                action.setData(entry.name)
+        if self.compare_menu.isEmpty():
+            self.compare_menu.addAction("(no other upscaling model)").setEnabled(False)
+
+    def _compare_chosen(self, action: QAction) -> None:
+        if action.data():
+            self.compareRequested.emit(action.data())
+
+
+@contextmanager
+def _signals_blocked(*widgets: QWidget) -> Iterator[None]:
+    """Block the widgets' signals for a `with` block: filling a combo is not the user choosing."""
+    saved = [widget.blockSignals(True) for widget in widgets]
+    try:
+        yield
+    finally:
+        for widget, blocked in zip(widgets, saved, strict=True):
+            widget.blockSignals(blocked)
