@@ -92,8 +92,8 @@ class SampleTrainer:
             "lr": lr,
             "loss": float(g_loss.detach()),
             "discriminator": float(d_loss.detach()),
-            "d_real": float(torch.sigmoid(real_logits).mean()),
-            "d_fake": float(torch.sigmoid(fake_logits).mean()),
+            "d_real": float(torch.sigmoid(real_logits.detach()).mean()),
+            "d_fake": float(torch.sigmoid(fake_logits.detach()).mean()),
         }
 
     @property
