@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from sr_studio.core.jobs import Progress
     from sr_studio.core.library import ModelEntry, ModelLibrary
 
-COMMANDS = ("upscale", "models", "sample")
+COMMANDS = ("upscale", "models", "sample", "train")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 
 
@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     removed = model_commands.add_parser("remove", help="remove one of your own models")
     removed.add_argument("name")
 
+    commands.add_parser(
+        "train", add_help=False, help="train or fine-tune a model (see sr-studio train --help and training/)"
+    )
     sample = commands.add_parser("sample", help="generate pictures with a GAN sampler")
     sample.add_argument("-o", "--output", type=Path, required=True, help="output folder (created)")
     sample.add_argument("--model", help="sampler name (default: dcgan-emoji-64)")
@@ -282,6 +285,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from sr_studio.ui.launch import run_gui
 
         return run_gui(arguments)
+    if arguments[0] == "train":  # the training job speaks its own JSON-lines protocol
+        from sr_studio.train.cli import run
+
+        return run(arguments[1:])
     args = build_parser().parse_args(arguments)
     handler = {"upscale": cmd_upscale, "models": cmd_models, "sample": cmd_sample}[args.command]
     try:

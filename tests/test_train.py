@@ -275,3 +275,16 @@ def test_config_round_trips_through_the_run_folder_copy(tmp_path):
     assert again.to_dict()["train"] == config.to_dict()["train"]
     assert again.data.train == [str((tmp_path / "images").resolve())]
     assert np.isclose(again.train.lr, 1e-3)
+
+
+def test_sr_studio_train_flags_alone_fine_tune_into_the_library(tmp_path, images, library, data_dir):
+    env = {**os.environ, "SR_STUDIO_DATA_DIR": str(data_dir)}
+    command = [sys.executable, "-m", "sr_studio", "train", "--data", str(images), "--base", "smooth-x2"]
+    command += ["--name", "my-scans", "--steps", "4", "--batch", "2", "--patch", "32", "--threads", "1"]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=240)
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert result.returncode == 0, events
+    assert events[-1]["event"] == "done"
+    assert (
+        ModelLibrary(builtin_dir=tmp_path / "none").find("my-scans").card.extra["base_model"] == "smooth-x2"
+    )
