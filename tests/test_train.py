@@ -36,7 +36,7 @@ SAMPLE = {
     "name": "tiny-gan-trained",
     "seed": 5,
     "threads": 1,
-    "data": {"train": ["images"], "val_share": 0.5, "patch": 32},
+    "data": {"train": ["images"], "val_share": 0.125, "patch": 32},  # 1 held out: too few for a covariance
     "model": {
         "architecture": "dcgan_generator",
         "arguments": {"latent_dim": 16, "image_size": 32, "width": 8},
@@ -146,6 +146,7 @@ def test_fine_tune_starts_from_a_library_model_and_measures_it(tmp_path, images,
 
 
 def test_gan_run_saves_sample_grids_and_a_sampler(tmp_path, data_dir):
+    """With one held-out image the Fréchet distance falls back to the training images."""
     write_images(tmp_path / "images", count=8, size=40)
     code, events = train(
         str(write_config(tmp_path, SAMPLE)), "--run-dir", str(tmp_path / "run"), env_dir=data_dir
@@ -288,3 +289,35 @@ def test_sr_studio_train_flags_alone_fine_tune_into_the_library(tmp_path, images
     assert (
         ModelLibrary(builtin_dir=tmp_path / "none").find("my-scans").card.extra["base_model"] == "smooth-x2"
     )
+
+
+def test_a_stop_file_in_the_run_folder_stops_like_sigterm(tmp_path, images, data_dir):
+    config = write_config(tmp_path, UPSCALE, train__steps=400)
+    env = {**os.environ, "SR_STUDIO_DATA_DIR": str(data_dir)}
+    run = tmp_path / "run"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "sr_studio.train", str(config), "--run-dir", str(run)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    for line in child.stdout:
+        if json.loads(line)["event"] == "step":
+            (run / "stop").touch()  # what the wizard does on Windows, where there is no SIGTERM
+            break
+    last = [json.loads(line) for line in child.stdout][-1]
+    assert child.wait(timeout=60) == 130
+    child.stdout.close()
+    assert last["event"] == "stopped"
+    code, events = train("--resume", str(run), "--steps", str(last["step"] + 2), env_dir=data_dir)
+    assert code == 0 and events[-1]["event"] == "done"  # the spent stop file does not stop the resume
+
+
+def test_a_corrupt_checkpoint_is_one_line_not_a_crash(tmp_path, images, data_dir):
+    config = write_config(tmp_path, UPSCALE, train__steps=4)
+    run = tmp_path / "run"
+    assert train(str(config), "--run-dir", str(run), env_dir=data_dir)[0] == 0
+    (run / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    code, events = train("--resume", str(run), env_dir=data_dir)
+    assert code == 1
+    assert events[-1]["event"] == "error" and "cannot resume from the checkpoint" in events[-1]["message"]

@@ -56,9 +56,14 @@ def run(argv: Sequence[str]) -> int:
     """Parse `argv` and run (or resume, or only time) the job; exit 0 done, 1 error, 2 usage, 130 stopped."""
     import sys
 
+    from sr_studio.train.stop import StopRequest
+
+    stop = StopRequest()
+    stop.install()  # before torch loads: a stop sent during start-up is kept, not fatal
+
     from sr_studio.core.errors import SRStudioError, UsageError
     from sr_studio.train.config import apply_overrides, config_from_dict, load_config
-    from sr_studio.train.job import EventLog, StopRequest, main, probe
+    from sr_studio.train.job import EventLog, main, probe
 
     parser = argparse.ArgumentParser(prog="sr-studio train", description="Train or fine-tune a model.")
     add_arguments(parser)
@@ -81,6 +86,4 @@ def run(argv: Sequence[str]) -> int:
         if config is None:
             parser.error("--probe needs a config or flags, not --resume")
         return probe(config, args.probe)
-    stop = StopRequest()
-    stop.install()
     return main(None, config=config, resume=args.resume, run_dir=args.run_dir, overrides=overrides, stop=stop)

@@ -85,7 +85,7 @@ def _read_list(path: Path, categories: list[str]) -> list[Path]:
     return [base / name for name in names]
 
 
-def load_dataset(config: RunConfig, *, min_side: int) -> Dataset:
+def load_dataset(config: RunConfig, *, min_side: int, needs_val: bool = True) -> Dataset:
     """Decode training and validation images; unusable files are skipped with their reason."""
     data = config.data
     train_files = list_images(config, data.train)
@@ -106,7 +106,7 @@ def load_dataset(config: RunConfig, *, min_side: int) -> Dataset:
     warnings = []
     if len(train_images) < FEW_IMAGES:
         warnings.append(f"only {len(train_images)} training images — expect overfitting")
-    if not val_images:
+    if needs_val and not val_images:
         warnings.append("no validation images: the best checkpoint cannot be chosen by quality")
     return Dataset(train_images, val_images, train_kept, val_kept, skipped, warnings)
 

@@ -43,6 +43,8 @@ def features(images: torch.Tensor) -> np.ndarray:
 
 def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     """‖μa − μb‖² + Tr(Σa + Σb − 2(Σa Σb)^½) between the two sets' feature statistics."""
+    if min(len(a), len(b)) < 2:
+        raise ValueError("a Fréchet distance needs at least two images on each side")
     fa, fb = features(a), features(b)
     mean_a, mean_b = fa.mean(0), fb.mean(0)
     cov_a, cov_b = np.cov(fa, rowvar=False), np.cov(fb, rowvar=False)

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import io
 import json
+import pickle
 import platform
-import signal
 import sys
 import time
 from datetime import datetime
@@ -32,6 +32,7 @@ from sr_studio.core.paths import user_data_dir, user_models_dir
 from sr_studio.train.common import training_precision
 from sr_studio.train.config import RunConfig, dump_toml, load_config
 from sr_studio.train.data import Dataset, load_dataset
+from sr_studio.train.stop import STOP_FILE, StopRequest
 
 CHECKPOINT = "checkpoint.pt"
 BEST = "best.safetensors"
@@ -60,20 +61,6 @@ class EventLog:
     def close(self) -> None:
         if self.file is not None:
             self.file.close()
-
-
-class StopRequest:
-    """Set by SIGTERM/SIGINT; the loop checkpoints and exits at the next step boundary."""
-
-    def __init__(self) -> None:
-        self.requested = False
-
-    def install(self) -> None:
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, self._handle)
-
-    def _handle(self, signum: int, frame: object) -> None:
-        self.requested = True
 
 
 def default_run_dir(name: str) -> Path:
@@ -130,6 +117,8 @@ def _run(config: RunConfig, run_dir: Path, resuming: bool, log: EventLog, stop: 
         run_dir.mkdir(parents=True, exist_ok=True)
         write_text_atomic(run_dir / CONFIG, dump_toml(config))
     log.attach(run_dir)
+    (run_dir / STOP_FILE).unlink(missing_ok=True)  # a stop asked of an earlier attempt is spent
+    stop.run_dir = run_dir
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
@@ -321,7 +310,7 @@ def _make_trainer(config: RunConfig, device: torch.device, precision: str) -> An
     else:
         from sr_studio.train.sampler import SampleTrainer
 
-        dataset = load_dataset(config, min_side=8)
+        dataset = load_dataset(config, min_side=8, needs_val=False)
         trainer = SampleTrainer(config, dataset, device, precision)
     return trainer
 
@@ -365,7 +354,7 @@ def _load_checkpoint(path: Path, trainer: Any, generator: torch.Generator) -> di
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
         trainer.load_state_dict(saved["trainer"])
-    except (RuntimeError, KeyError, OSError) as error:
+    except (RuntimeError, KeyError, OSError, EOFError, ValueError, pickle.UnpicklingError) as error:
         raise SRStudioError(
             f"cannot resume from the checkpoint: {str(error).splitlines()[0]}", path
         ) from None

@@ -26,6 +26,7 @@ from sr_studio.train.data import Dataset, square_images
 from sr_studio.train.features import frechet_distance
 
 GRID_SIDE = 8
+MIN_REFERENCE = 2  # a Fréchet distance needs a covariance: two images at least
 
 
 class SampleTrainer:
@@ -115,7 +116,8 @@ class SampleTrainer:
         return numbers
 
     def _reference(self) -> torch.Tensor:
-        return self.val if self.val is not None else self.real
+        """Held-out images when there are enough for a covariance, else the training images."""
+        return self.val if self.val is not None and len(self.val) >= MIN_REFERENCE else self.real
 
     def _fakes(self, count: int) -> torch.Tensor:
         generator = torch.Generator().manual_seed(self.config.seed + 1)
