@@ -347,7 +347,10 @@ def _save_checkpoint(path: Path, trainer: Any, generator: torch.Generator, state
         },
         buffer,
     )
-    write_bytes_atomic(path, buffer.getvalue())
+    try:
+        write_bytes_atomic(path, buffer.getvalue())
+    except OSError as error:  # disk full, folder removed: the user can act on it
+        raise SRStudioError(f"cannot write the checkpoint: {error.strerror or error}", path) from None
 
 
 def _load_checkpoint(path: Path, trainer: Any, generator: torch.Generator) -> dict[str, Any]:
