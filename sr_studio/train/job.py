@@ -32,7 +32,7 @@ from sr_studio.core.paths import user_data_dir, user_models_dir
 from sr_studio.train.common import training_precision
 from sr_studio.train.config import RunConfig, dump_toml, load_config
 from sr_studio.train.data import Dataset, load_dataset
-from sr_studio.train.stop import STOP_FILE, StopRequest
+from sr_studio.train.stop import StopRequest
 
 CHECKPOINT = "checkpoint.pt"
 BEST = "best.safetensors"
@@ -117,8 +117,7 @@ def _run(config: RunConfig, run_dir: Path, resuming: bool, log: EventLog, stop: 
         run_dir.mkdir(parents=True, exist_ok=True)
         write_text_atomic(run_dir / CONFIG, dump_toml(config))
     log.attach(run_dir)
-    (run_dir / STOP_FILE).unlink(missing_ok=True)  # a stop asked of an earlier attempt is spent
-    stop.run_dir = run_dir
+    stop.watch(run_dir)
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)

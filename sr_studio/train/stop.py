@@ -7,6 +7,7 @@ run folder asks the same (the loop looks for it at every step).
 from __future__ import annotations
 
 import signal
+import time
 from pathlib import Path
 
 STOP_FILE = "stop"
@@ -17,7 +18,18 @@ class StopRequest:
 
     def __init__(self) -> None:
         self._signalled = False
+        self._created = time.time()
         self.run_dir: Path | None = None
+
+    def watch(self, run_dir: Path) -> None:
+        """Follow `run_dir`'s stop file; one left from before this process started is spent, so it goes."""
+        stop_file = run_dir / STOP_FILE
+        try:
+            if stop_file.stat().st_mtime < self._created:
+                stop_file.unlink()
+        except FileNotFoundError:
+            pass
+        self.run_dir = run_dir
 
     def install(self) -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
