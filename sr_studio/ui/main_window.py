@@ -2,8 +2,9 @@
 
 Pictures arrive from the command line, File ▸ Open (and Open Recent), paste, and drag and drop: one file
 opens in the Upscale tab, a folder or several files open the batch dialog. The tabs do the work; the window
-wires them to its menus and status bar and remembers its geometry. Torch is never imported while the window
-is being built: the device list is filled from a worker after the window has been on screen for a moment.
+wires them to its menus and status bar and remembers its geometry. Tools ▸ Fine-tune opens the wizard,
+whose new model is selected where it belongs. Torch is never imported while the window is being built: the
+device list is filled from a worker after the window has been on screen for a moment.
 """
 
 from __future__ import annotations
@@ -37,12 +38,16 @@ from sr_studio.ui.gan_tab import GanTab
 from sr_studio.ui.settings import Settings
 from sr_studio.ui.upscale_tab import UpscaleTab
 from sr_studio.ui.upscale_toolbar import NO_MODEL_HINT
+from sr_studio.ui.wizard import FineTuneWizard
 
 if TYPE_CHECKING:
     from sr_studio.core.upscale import UpscaleResult
     from sr_studio.ui.upscale_jobs import Opened, Previewed
 
 APP_TITLE = "SR Studio"
+STOP_TRAINING_QUESTION = (
+    "A training job is running. Stop it (it can be resumed later from the wizard) and quit?"
+)
 DEVICE_PROBE_DELAY_MS = 500  # after the window shows: listing devices imports torch (in a worker)
 OPEN_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff *.bmp *.gif *.tga *.ppm *.pgm);;All files (*)"
 TILE_CHOICES = (
@@ -80,6 +85,7 @@ class MainWindow(QMainWindow):
         self.pool = pool
         self.batch_dialog: BatchDialog | None = None
         self.about_dialog: QWidget | None = None
+        self.wizard: FineTuneWizard | None = None
         self._devices_probed = False
         self.devices: list[str] = []  # what torch found, once the device probe has run
 
@@ -127,6 +133,7 @@ class MainWindow(QMainWindow):
         self.open_action = make_action(self, "&Open…", self.open_dialog, QKeySequence.StandardKey.Open)
         self.paste_action = make_action(self, "&Paste", self.paste, QKeySequence.StandardKey.Paste)
         self.batch_action = make_action(self, "&Batch…", self.open_batch_dialog, "Ctrl+B")
+        self.fine_tune_action = make_action(self, "&Fine-tune on my images…", self.open_wizard, "Ctrl+T")
         self.quit_action = make_action(self, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         self.reset_action = make_action(self, "&Reset all settings…", self.reset_settings)
         self.about_action = make_action(self, "&About SR Studio", self.show_about)
@@ -154,6 +161,9 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         view_menu.addAction(self.side_by_side_action)
         view_menu.addAction(self.smooth_action)
+
+        tools_menu = bar.addMenu("&Tools")
+        tools_menu.addAction(self.fine_tune_action)
 
         settings_menu = bar.addMenu("&Settings")
         tile_menu = settings_menu.addMenu("&Tile size")
@@ -376,6 +386,33 @@ class MainWindow(QMainWindow):
         )
         self.batch_dialog.show()
 
+    def open_wizard(self) -> None:
+        """The fine-tuning wizard, non-modal: the one already open comes to the front."""
+        if self.wizard is not None and self.wizard.isVisible():
+            self.wizard.raise_()
+            self.wizard.activateWindow()
+            return
+        if self.wizard is not None:
+            self.wizard.deleteLater()
+        self.wizard = FineTuneWizard(self.library, parent=self, pool=self.pool)
+        self.wizard.modelReady.connect(self.use_model)
+        self.wizard.show()
+
+    def use_model(self, name: str) -> None:
+        """A model the wizard installed: list it, select it, and show the tab that uses it."""
+        card = self.library.find(name).card
+        self.gan_tab.refresh_models()
+        if card.task == "sample":
+            self.gan_tab.model_combo.setCurrentIndex(self.gan_tab.model_combo.findData(name))
+            self.tabs.setCurrentWidget(self.gan_tab)
+        else:
+            toolbar = self.upscale_tab.toolbar
+            if toolbar.scale_combo.currentData() not in (0, card.scale):
+                toolbar.scale_combo.setCurrentIndex(0)  # all scales, or the filter would hide the new model
+            toolbar.fill_models(name)
+            self.tabs.setCurrentWidget(self.upscale_tab)
+        self.statusBar().showMessage(f"{name} is in your model library and selected", 8000)
+
     def show_about(self) -> None:
         from sr_studio.ui.about import AboutDialog  # about_text imports torch: only when asked for
 
@@ -385,12 +422,17 @@ class MainWindow(QMainWindow):
     # ----------------------------------------------------------------------------------------- closing
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        """Cancel what runs (a batch asks first), and remember the window for next time."""
+        """Cancel what runs (a training job or a batch asks first), and remember the window for next time."""
+        if self.wizard is not None and self.wizard.running and not self._stop_training_asked():
+            event.ignore()
+            return
         if self.batch_dialog is not None and self.batch_dialog.isVisible():
             self.batch_dialog.close()
             if self.batch_dialog.isVisible():  # the user chose to let the batch go on
                 event.ignore()
                 return
+        if self.wizard is not None:
+            self.wizard.stop_job()  # checkpointed, so the wizard can resume it; ends a timing probe too
         self.upscale_tab.cancel()
         if self.gan_tab.job is not None:
             self.gan_tab.job.cancel()
@@ -398,3 +440,13 @@ class MainWindow(QMainWindow):
         self.settings.window_state = bytes(self.saveState())
         self.settings.sync()
         super().closeEvent(event)
+
+    def _stop_training_asked(self) -> bool:
+        answer = QMessageBox.question(
+            self,
+            "Stop training?",
+            STOP_TRAINING_QUESTION,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes

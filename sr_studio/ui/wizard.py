@@ -1,0 +1,91 @@
+"""The fine-tuning wizard: pick a task and a folder, choose settings with a measured time estimate, watch
+the training child process, then save the result into the model library.
+
+Training never runs in the app: each run is `python -m sr_studio.train` in its own folder under
+`user_data_dir()/runs` (training_process.py). The wizard writes the recipe, starts the child and draws
+what it reports. A run that was stopped (Cancel, or the wizard closed) or killed keeps its checkpoint;
+the first page offers to resume it. One page per module: wizard_*_page.py; the plan is wizard_plan.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QWidget, QWizard
+
+from sr_studio.core import paths
+from sr_studio.core.library import ModelLibrary
+from sr_studio.ui import workers
+from sr_studio.ui.wizard_data_page import DataPage
+from sr_studio.ui.wizard_finish_page import FinishPage
+from sr_studio.ui.wizard_plan import DATA, FINISH, SETTINGS, TRAIN, WHAT
+from sr_studio.ui.wizard_settings_page import SettingsPage
+from sr_studio.ui.wizard_train_page import STOP_TIMEOUT_MS, TrainPage
+from sr_studio.ui.wizard_what_page import WhatPage
+
+
+class FineTuneWizard(QWizard):
+    """Fine-tune an upscaler or train a GAN on the user's pictures, in a child process.
+
+    `modelReady(name)` says a model was installed in the library and should be selected.
+    """
+
+    modelReady = Signal(str)
+
+    def __init__(
+        self,
+        library: ModelLibrary,
+        *,
+        parent: QWidget | None = None,
+        run_root: Path | None = None,
+        pool: workers.Pool | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Train on my images")
+        self.library = library
+        self.pool = pool
+        self.run_root = Path(run_root) if run_root is not None else paths.user_data_dir() / "runs"
+        self.what_page = WhatPage(self.run_root)
+        self.data_page = DataPage(self)
+        self.settings_page = SettingsPage(self)
+        self.train_page = TrainPage(self)
+        self.finish_page = FinishPage(self)
+        for page_id, page in (
+            (WHAT, self.what_page),
+            (DATA, self.data_page),
+            (SETTINGS, self.settings_page),
+            (TRAIN, self.train_page),
+            (FINISH, self.finish_page),
+        ):
+            self.setPage(page_id, page)
+        self.currentIdChanged.connect(self.update_back_button)
+        self.resize(760, 680)
+
+    @property
+    def task(self) -> str:
+        return self.what_page.task
+
+    @property
+    def running(self) -> bool:
+        """True while a training job runs (closing the app should stop it first: `stop_job`)."""
+        return self.train_page.running
+
+    def stop_job(self, timeout_ms: int = STOP_TIMEOUT_MS) -> bool:
+        """Stop the training job and wait until it has checkpointed and exited (it can be resumed later
+        from the first page). Blocks: for closing only. True if it stopped cleanly (or nothing ran)."""
+        self.settings_page.stop_probe()
+        return self.train_page.stop_and_wait(timeout_ms)
+
+    def update_back_button(self) -> None:
+        """No going back from a running or finished job (QWizard re-enables Back on each page change)."""
+        if self.currentId() == TRAIN:
+            page = self.train_page
+            self.button(QWizard.WizardButton.BackButton).setEnabled(
+                not page.running and page.done_event is None
+            )
+
+    def done(self, result: int) -> None:
+        """Closing stops the job (checkpointed, so it can be resumed) and any timing probe."""
+        self.stop_job()
+        super().done(result)

@@ -1,0 +1,135 @@
+"""The wizard's last page: before/after numbers, a name, and "Save to library and use it now"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFormLayout, QLineEdit, QWizard, QWizardPage
+
+from sr_studio.core.errors import SRStudioError
+from sr_studio.core.library import check_name
+from sr_studio.ui.wizard_plan import SAMPLE, unique_name
+from sr_studio.ui.wizard_widgets import text_label
+
+if TYPE_CHECKING:
+    from sr_studio.ui.wizard import FineTuneWizard
+
+
+class FinishPage(QWizardPage):
+    """Finish installs the model; a name problem keeps the page open and says why, inline."""
+
+    def __init__(self, owner: FineTuneWizard) -> None:
+        super().__init__()
+        self.owner = owner
+        self.setTitle("Results")
+        self.setButtonText(QWizard.WizardButton.FinishButton, "Save to library and use it now")
+        self.metrics_label = text_label()
+        self.metrics_label.setTextFormat(Qt.TextFormat.RichText)
+        self.name_edit = QLineEdit()
+        self.name_error = text_label(error=True)
+        self.name_error.hide()
+        self.run_label = text_label()
+        self._taken: set[str] = set()  # the library's names, read once when the page shows
+        form = QFormLayout(self)
+        form.addRow(self.metrics_label)
+        form.addRow(self.run_label)
+        form.addRow("Model name:", self.name_edit)
+        form.addRow("", self.name_error)
+        self.name_edit.textChanged.connect(self._check_name)
+
+    def initializePage(self) -> None:
+        train = self.owner.train_page
+        event = train.done_event or {}
+        self.metrics_label.setText(
+            metrics_html(train.task, event.get("metrics") or {}, train.baseline_metrics, train.base_name)
+        )
+        self.run_label.setText(f"The run's recipe, checkpoints, previews and log stay in {train.run_dir}.")
+        self._taken = {entry.name for entry in self.owner.library.entries()}
+        self.name_edit.setText(unique_name(train.name, self._taken))
+
+    def name_problem(self) -> str | None:
+        name = self.name_edit.text().strip()
+        try:
+            check_name(name)
+        except ValueError as error:
+            return str(error)
+        if name in self._taken:
+            return f"a model named {name} already exists; choose another name"
+        return None
+
+    def _check_name(self) -> None:
+        problem = self.name_problem()
+        self.name_error.setText(problem or "")
+        self.name_error.setVisible(problem is not None)
+        self.completeChanged.emit()
+
+    def isComplete(self) -> bool:
+        return self.name_problem() is None
+
+    def validatePage(self) -> bool:
+        """Install the run's model under the chosen name; a problem shows inline and keeps the page."""
+        train = self.owner.train_page
+        card = (train.done_event or {}).get("card")
+        name = self.name_edit.text().strip()
+        try:
+            if not card:
+                raise SRStudioError("the run produced no model")
+            self.owner.library.install(Path(card), name=name)
+        except SRStudioError as error:
+            self.name_error.setText(str(error))
+            self.name_error.show()
+            return False
+        self.owner.modelReady.emit(name)
+        return True
+
+
+def _images(count: Any) -> str:
+    return "1 image" if count == 1 else f"{count} images"
+
+
+def metrics_html(
+    task: str, metrics: dict[str, Any], baseline: dict[str, Any], base: str | None = None
+) -> str:
+    """The finish page's before/after numbers; `baseline` is the step-0 evaluation (a GAN's yardsticks)."""
+    if task == SAMPLE:
+        final = (metrics.get("model") or {}).get("frechet")
+        if final is None:
+            return "No Fréchet distance was measured."
+        lines = [f"Fréchet distance to your pictures (lower is better): <b>{final:.2f}</b>"]
+        if "frechet" in baseline.get("untrained", {}):
+            lines.append(f"untrained generator: {baseline['untrained']['frechet']:.2f}")
+        if "frechet" in baseline.get("real_halves", {}):
+            lines.append(
+                f"one half of your pictures against the other: {baseline['real_halves']['frechet']:.2f}"
+            )
+        lines.append(
+            f"measured on {_images(metrics.get('images'))}, in the features of a fixed random network: "
+            "comparable within this app, not with published FIDs"
+        )
+        return "<br>".join(lines)
+    if "model" not in metrics:
+        return "No validation images, so nothing was measured; the model is saved all the same."
+    rows = [
+        ("Bicubic", metrics.get("bicubic")),
+        (f"Base model ({base})" if base else "Base model", metrics.get("base")),
+        ("Fine-tuned", metrics["model"]),
+    ]
+    cells = "".join(
+        f"<tr><td>{label}</td><td align=right>{m['psnr']:.2f} dB</td>"
+        f"<td align=right>{m['ssim']:.4f}</td></tr>"
+        for label, m in rows
+        if m
+    )
+    model = metrics["model"]["psnr"]
+    gains = [
+        f"{model - metrics[key]['psnr']:+.2f} dB over {label}"
+        for key, label in (("base", "the base model"), ("bicubic", "bicubic"))
+        if key in metrics
+    ]
+    return (
+        "<table cellspacing=6><tr><th></th><th>PSNR (Y)</th><th>SSIM (Y)</th></tr>"
+        f"{cells}</table>Gain: <b>{', '.join(gains)}</b><br>"
+        f"measured on {_images(metrics.get('images'))} held back from training"
+    )
