@@ -229,17 +229,19 @@ class Run:
         self.log("checkpoint", step=self.state["step"], path=str(path))
 
     def evaluate(self, step: int, limit: int, *, final: bool = False) -> dict[str, Any]:
-        """Measure, keep the best weights; a recipe with an explicit output also refreshes the model there,
-        so a long run that is stopped still leaves its best model so far (marked incomplete in the card)."""
+        """Measure, keep the best weights; a recipe with an explicit output also refreshes the model there
+        (an upscaler's best so far, a GAN's latest), so a stopped run still leaves a usable, marked model."""
         state = self.state
         preview = self.run_dir / "previews" / f"step-{step:07d}.png"
         metrics = self.trainer.evaluate(limit, preview)
         score = _score(metrics)
-        if not final and score is not None and (state["best"] is None or score > state["best"]):
+        improved = not final and score is not None and (state["best"] is None or score > state["best"])
+        if improved:
             state["best"], state["best_step"] = score, step
             _save_best(self.trainer, self.run_dir)
-            if self.config.output is not None and step < self.config.train.steps:
-                self.export(metrics, complete=False)
+        unranked = score is None  # a GAN keeps its latest weights
+        if self.config.output is not None and step < self.config.train.steps and (improved or unranked):
+            self.export(metrics, complete=False)
         self.log(
             "eval",
             step=step,
