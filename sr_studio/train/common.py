@@ -66,9 +66,12 @@ class WeightAverage:
         self.network = copy.deepcopy(network).eval().requires_grad_(False)
 
     @torch.no_grad()
-    def update(self, network: nn.Module) -> None:
+    def update(self, network: nn.Module, step: int) -> None:
+        """Average in the weights after 1-based `step`. The decay ramps up as (1 + step) / (10 + step), as in
+        TensorFlow's EMA: a fixed 0.999 would still hold 60 % of the random initial weights at step 500."""
+        decay = min(self.decay, (1 + step) / (10 + step))
         for average, current in zip(self.network.parameters(), network.parameters(), strict=True):
-            average.lerp_(current.detach(), 1 - self.decay)
+            average.lerp_(current.detach(), 1 - decay)
         for average, current in zip(self.network.buffers(), network.buffers(), strict=True):
             average.copy_(current)
 

@@ -88,7 +88,7 @@ class SampleTrainer:
         self.optimizer.step()
         self.discriminator.requires_grad_(True)
         if self.average is not None:
-            self.average.update(self.network)
+            self.average.update(self.network, step)
         return {
             "lr": lr,
             "loss": float(g_loss.detach()),

@@ -95,7 +95,7 @@ class UpscaleTrainer:
         loss.backward()
         self.optimizer.step()
         if self.average is not None:
-            self.average.update(self.network)
+            self.average.update(self.network, step)
         if self.discriminator is not None:
             numbers["discriminator"] = self._discriminator_step(step, output.detach(), hr_batch)
         numbers["loss"] = float(loss.detach())
