@@ -1,0 +1,695 @@
+"""How responsive the desktop app is: cold start to first paint, and the GUI thread's stalls during jobs.
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/gui_responsiveness.py [--starts 5] [--size 512]
+        [--repeats 3] [--torch-threads N] [--gc-freeze] [--skip-start] [--profile]
+
+(a) Cold start: a fresh `python -c` child runs the app's own entry point (`sr_studio.cli.main([])`) and
+    reports the moment the main window first paints; the time counts from just before the child is
+    spawned (CLOCK_MONOTONIC is shared by both processes). Median of --starts runs, whether torch had been
+    imported by then, and the median split into interpreter start, PySide6 + QApplication, and the rest
+    (the app's imports, building the window, the first paint). Goal: at most 1.5 s, torch not imported.
+(b) GUI-thread responsiveness: a 10 ms QTimer heartbeat on the GUI thread records the gaps between its
+    ticks while the real window (real QThreadPool workers) runs (i) an upscale of a --size² picture with
+    an SRResNet ×4 (16 blocks, 64 channels, seeded random weights: speed, not quality), (ii) a batch of 4
+    small files in the batch dialog, (iii) a GAN Generate of an 8×8 grid (DCGAN 64 px, the paper's
+    widths), twice: loading the model, then cached; --repeats rounds of the three. Each window starts
+    with the action and ends 0.5 s after the job's end signal, so the result's first paint is inside it.
+    The idle heartbeat, with nothing running, is the baseline, measured in the same run before and after
+    the scenarios. Goal: worst gap at most 50 ms. A separate process sleeping 5 ms at a time runs
+    alongside: its longest gap in the same window ("probe process") is what the machine's load cost, with
+    neither the app's GIL nor its code involved.
+
+With --profile, every method of the classes in sr_studio/ui is timed while it runs on the GUI thread
+(slots, paint and resize events included), so is every Qt event there over 5 ms and every garbage
+collection in any thread, and the slowest are listed per scenario; a Python thread also samples every
+thread's stack whenever the heartbeat is over 30 ms late. --gc-freeze calls gc.freeze() once the window
+is up and torch imported (the fix the profile pointed to). Without these nothing is wrapped or sampled,
+so the timings are the app's own. This is a benchmark that prints tables, not a test; the machine and
+any other busy process are printed too, as they change the numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import functools
+import gc
+import importlib
+import inspect
+import json
+import os
+import pkgutil
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np
+import shiboken6
+from PIL import Image
+from PySide6 import __version__ as pyside_version
+from PySide6.QtCore import QEvent, QEventLoop, QObject, Qt, QTimer, SignalInstance
+from PySide6.QtWidgets import QApplication
+
+HEARTBEAT_MS = 10
+GOAL_START_S = 1.5
+GOAL_GAP_MS = 50.0
+TAIL_S = 0.5
+IDLE_S = 3.0
+TIMEOUT_S = 900.0
+UPSCALER = {"scale": 4, "blocks": 16, "channels": 64, "norm": "batch"}
+SAMPLER = {"latent_dim": 100, "image_size": 64, "width": 64}
+
+FIRST_PAINT_PROBE = """
+import time
+python_up = time.monotonic()
+import json, sys
+from PySide6.QtCore import QEvent, QObject
+from PySide6.QtWidgets import QApplication, QWidget
+
+app = QApplication([sys.argv[0]])
+qt_up = time.monotonic()
+
+class FirstPaint(QObject):
+    def eventFilter(self, watched, event):
+        if (
+            event.type() == QEvent.Type.Paint
+            and isinstance(watched, QWidget)
+            and type(watched.window()).__name__ == "MainWindow"
+        ):
+            now, torch = time.monotonic(), "torch" in sys.modules
+            print(json.dumps({"python": python_up, "qt": qt_up, "painted": now, "torch": torch}), flush=True)
+            app.removeEventFilter(self)
+            app.quit()
+        return False
+
+probe = FirstPaint()
+app.installEventFilter(probe)
+from sr_studio.cli import main
+main([])
+"""
+
+
+# -------------------------------------------------------------------------------------------- machine
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def busy_processes(min_cpu: float = 20.0) -> list[str]:
+    """Other processes using at least `min_cpu` % of a core (ps's figure: averaged over their lifetime)."""
+    try:
+        listing = subprocess.run(
+            ["ps", "-eo", "pid,ppid,ni,pcpu,etime,args", "--sort=-pcpu"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()[1:]
+    except (OSError, subprocess.CalledProcessError):
+        return []
+    mine = {os.getpid()}
+    busy = []
+    for line in listing:
+        pid, ppid, nice, cpu, elapsed, command = line.split(None, 5)
+        if int(pid) in mine or int(ppid) in mine or float(cpu) < min_cpu:
+            continue
+        busy.append(f"pid {pid}, nice {nice}, {cpu} % CPU, running {elapsed}: {command[:90]}")
+    return busy
+
+
+def print_machine(threads: int) -> None:
+    load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else ["?"]
+    print(f"date: {datetime.date.today().isoformat()}")
+    cpus = f"{os.cpu_count()} logical CPUs"
+    print(f"machine: {cpu_name()}, {cpus}, torch threads {threads}, load average {' '.join(load)}")
+    print(
+        f"software: Python {platform.python_version()}, PySide6 {pyside_version}, "
+        f"Qt platform {os.environ.get('QT_QPA_PLATFORM', 'native')}"
+    )
+    busy = busy_processes()
+    if busy:
+        print("NOTE: ran beside other busy processes:")
+        for line in busy:
+            print(f"  {line}")
+    else:
+        print("nothing else busy on the machine")
+
+
+# ------------------------------------------------------------------------------------------ waiting
+
+
+def wait_for(signal: SignalInstance, action: Callable[[], Any], timeout_s: float = TIMEOUT_S) -> tuple:
+    """Run `action`, then spin the event loop until `signal` fires; its arguments."""
+    loop = QEventLoop()
+    received: list[tuple] = []
+
+    def fired(*args: Any) -> None:
+        received.append(args)
+        loop.quit()
+
+    signal.connect(fired)
+    guard = QTimer(singleShot=True)
+    guard.timeout.connect(loop.quit)
+    guard.start(int(timeout_s * 1000))
+    try:
+        action()
+        if not received:
+            loop.exec()
+    finally:
+        signal.disconnect(fired)
+        guard.stop()
+    if not received:
+        raise TimeoutError(f"no signal within {timeout_s:.0f} s")
+    return received[0]
+
+
+def run_for(seconds: float) -> None:
+    """Keep the event loop running for a measuring window (the heartbeat ticks meanwhile)."""
+    loop = QEventLoop()
+    QTimer.singleShot(int(seconds * 1000), loop.quit)
+    loop.exec()
+
+
+# ----------------------------------------------------------------------------------------- measuring
+
+
+class Heartbeat(QObject):
+    """A 10 ms precise timer on the GUI thread: a gap between ticks is a time the thread was busy."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.timer = QTimer(self)
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self.timer.setInterval(HEARTBEAT_MS)
+        self.timer.timeout.connect(self.tick)
+        self.ticks: list[float] = []
+        self.active = False  # read by StallProbe's thread
+
+    def tick(self) -> None:
+        self.ticks.append(time.monotonic())
+
+    @contextmanager
+    def running(self) -> Iterator[list[float]]:
+        """Tick while the block runs and TAIL_S after it; then the gaps (ms) are in the yielded list."""
+        gaps: list[float] = []
+        self.ticks = [time.monotonic()]
+        self.timer.start()
+        self.active = True
+        yield gaps
+        run_for(TAIL_S)
+        self.active = False
+        self.timer.stop()
+        self.tick()
+        gaps.extend(np.diff(self.ticks) * 1000)
+
+
+@dataclass
+class Row:
+    """One scenario's measuring windows (one per repeat): the heartbeat's gaps and the machine's worst."""
+
+    scenario: str
+    seconds: list[float] = field(default_factory=list)
+    gaps: list[float] = field(default_factory=list)
+    worst_each: list[float] = field(default_factory=list)
+    machine_each: list[float] = field(default_factory=list)
+
+    def add(self, seconds: float, gaps: list[float], machine_worst: float) -> None:
+        self.seconds.append(seconds)
+        self.gaps.extend(gaps)
+        self.worst_each.append(max(gaps))
+        self.machine_each.append(machine_worst)
+
+    def cells(self) -> list[str]:
+        gaps = np.array(self.gaps)
+        worst = gaps.max()
+
+        def machine(gap: float) -> str:
+            return f"{gap:.0f}" if gap > MACHINE_REPORTS_MS else f"<{MACHINE_REPORTS_MS:.0f}"
+
+        return [
+            self.scenario,
+            f"{statistics.median(self.seconds):.1f}",
+            str(len(gaps)),
+            f"{np.median(gaps):.1f}",
+            f"{np.percentile(gaps, 99):.1f}",
+            ", ".join(f"{gap:.0f}" for gap in self.worst_each),
+            "yes" if worst <= GOAL_GAP_MS else "**no**",
+            ", ".join(machine(gap) for gap in self.machine_each),
+        ]
+
+
+@dataclass
+class Call:
+    name: str
+    start: float
+    seconds: float
+
+
+@dataclass
+class GuiProfiler:
+    """--profile: what the GUI thread spent its time on.
+
+    Every method of sr_studio.ui's QObject classes is wrapped and timed when it runs on the GUI thread
+    (slots, and Python overrides such as paintEvent); and every event Qt delivers there that takes over
+    EVENT_MS is recorded with its receiver, so C++ work (a QTableWidget painting its cells) shows too.
+    """
+
+    EVENT_MS = 5.0
+    calls: list[Call] = field(default_factory=list)
+    events: list[Call] = field(default_factory=list)
+    collections: list[Call] = field(default_factory=list)  # garbage collections, any thread
+    _collecting: float = 0.0
+
+    def install(self) -> int:
+        import sr_studio.ui as package
+
+        gc.callbacks.append(self._collection)
+        gui_thread = threading.get_ident()
+        wrapped = 0
+        for info in pkgutil.iter_modules(package.__path__):
+            module = importlib.import_module(f"{package.__name__}.{info.name}")
+            for klass in vars(module).values():
+                if not (inspect.isclass(klass) and klass.__module__ == module.__name__):
+                    continue
+                if not issubclass(klass, QObject):
+                    continue
+                for name, value in list(vars(klass).items()):
+                    if inspect.isfunction(value) and not name.startswith("__"):
+                        setattr(klass, name, self._timed(f"{klass.__name__}.{name}", value, gui_thread))
+                        wrapped += 1
+        return wrapped
+
+    def _collection(self, phase: str, info: dict[str, int]) -> None:
+        """A collection holds the GIL throughout, whichever thread runs it: every Python thread waits."""
+        if phase == "start":
+            self._collecting = time.monotonic()
+            return
+        where = "GUI thread" if threading.current_thread() is threading.main_thread() else "a worker"
+        label = f"generation {info['generation']} in {where}"
+        self.collections.append(Call(label, self._collecting, time.monotonic() - self._collecting))
+
+    def _timed(self, label: str, function: Callable[..., Any], gui_thread: int) -> Callable[..., Any]:
+        @functools.wraps(function)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            if threading.get_ident() != gui_thread:
+                return function(*args, **kwargs)
+            start = time.monotonic()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.calls.append(Call(label, start, time.monotonic() - start))
+
+        return timed
+
+    def application(self) -> QApplication:
+        """A QApplication whose `notify` times every event delivered on the GUI thread."""
+        profiler = self
+        gui_thread = threading.get_ident()
+
+        class TimedApplication(QApplication):
+            def notify(self, receiver: QObject, event: QEvent) -> bool:
+                kind = event.type().name
+                start = time.monotonic()
+                try:
+                    return super().notify(receiver, event)
+                finally:
+                    took = time.monotonic() - start
+                    if took * 1000 > profiler.EVENT_MS and threading.get_ident() == gui_thread:
+                        profiler.events.append(Call(f"{kind} → {_describe(receiver)}", start, took))
+
+        return TimedApplication([sys.argv[0]])
+
+    def report(self, windows: list[tuple[str, float, float, list[float]]]) -> None:
+        print("\nslowest GUI-thread work per measuring window (--profile; inclusive, nested calls overlap):")
+        for name, start, end, _ in windows:
+            for label, calls in (
+                ("methods", self.calls),
+                ("events", self.events),
+                ("garbage collections", self.collections),
+            ):
+                inside = [call for call in calls if start <= call.start <= end]
+                slowest = sorted(inside, key=lambda call: call.seconds, reverse=True)[:4]
+                listed = ", ".join(f"{call.name} {call.seconds * 1000:.0f} ms" for call in slowest)
+                print(f"  {name} — {label}: {listed or 'none'}")
+
+
+def _describe(receiver: QObject) -> str:
+    """Our widget's class ("SampleGrid"), or a Qt child's with its parent's ("QWidget in SampleGrid")."""
+    if not shiboken6.isValid(receiver):
+        return "(deleted)"
+    name = type(receiver).__name__
+    parent = receiver.parent()
+    return f"{name} in {type(parent).__name__}" if name.startswith("Q") and parent is not None else name
+
+
+MACHINE_PROBE = """
+import os, sys, threading, time
+threading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)), daemon=True).start()
+last = time.monotonic()
+while True:
+    time.sleep(0.005)
+    now = time.monotonic()
+    if (now - last) * 1000 > %(least)s:
+        print(now, (now - last) * 1000, flush=True)
+    last = now
+"""
+MACHINE_REPORTS_MS = 15.0  # the machine probe reports only its gaps longer than this
+
+
+class MachineProbe:
+    """A separate process waking every 5 ms: its late wake-ups are the machine's load, not the app's."""
+
+    def __init__(self) -> None:
+        self._child = subprocess.Popen(
+            [sys.executable, "-c", MACHINE_PROBE % {"least": MACHINE_REPORTS_MS}],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.gaps: list[tuple[float, float]] = []  # (when, gap ms), filled by stop()
+
+    def stop(self) -> None:
+        output, _ = self._child.communicate("")
+        self.gaps = [(float(at), float(gap)) for at, gap in (line.split() for line in output.splitlines())]
+
+    def worst(self, start: float, end: float) -> float:
+        return max((gap for at, gap in self.gaps if start <= at <= end), default=0.0)
+
+
+def _stack(frame: Any, depth: int = 4) -> str:
+    """The innermost `depth` frames as "function (file:line) ← caller …"."""
+    parts = []
+    while frame is not None and len(parts) < depth:
+        code = frame.f_code
+        parts.append(f"{code.co_name} ({Path(code.co_filename).name}:{frame.f_lineno})")
+        frame = frame.f_back
+    return " ← ".join(parts)
+
+
+class StallSampler:
+    """--profile: a Python thread waking every 5 ms; whenever the heartbeat is over STALL_MS late it records
+    the GUI thread's stack and the other threads'. Its own late wake-ups are what the GIL and the CPU
+    cost any Python thread of this process (compare with the machine probe's)."""
+
+    STALL_MS = 30.0
+
+    def __init__(self, heartbeat: Heartbeat) -> None:
+        self.heartbeat = heartbeat
+        self.stalls: list[tuple[float, str, list[str]]] = []
+        self.gaps: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="stall-sampler", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        gui, me = threading.main_thread().ident, threading.get_ident()
+        last = time.monotonic()
+        while not self._stop.is_set():
+            time.sleep(0.005)
+            now = time.monotonic()
+            self.gaps.append((now, (now - last) * 1000))
+            last = now
+            ticks = self.heartbeat.ticks
+            if self.heartbeat.active and ticks and (now - ticks[-1]) * 1000 > self.STALL_MS:
+                frames = sys._current_frames()
+                others = [_stack(frame, 3) for tid, frame in frames.items() if tid not in (gui, me)]
+                self.stalls.append((now, _stack(frames.get(gui)), others))
+                del frames  # a frame kept alive keeps its locals: a QPainter must end with its paintEvent
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def report(self, name: str, start: float, end: float) -> None:
+        worst = max((gap for at, gap in self.gaps if start <= at <= end), default=0.0)
+        stalls = [stall for stall in self.stalls if start <= stall[0] <= end]
+        print(
+            f"  {name}: longest gap of a Python thread here {worst:.0f} ms; "
+            f"{len(stalls)} samples with the heartbeat over {self.STALL_MS:.0f} ms late"
+        )
+        for label, stacks in (
+            ("GUI thread", [gui for _, gui, _ in stalls]),
+            ("other threads", [other for _, _, others in stalls for other in others]),
+        ):
+            for stack, count in Counter(stacks).most_common(3):
+                print(f"      {label} ×{count}: {stack}")
+
+
+# ------------------------------------------------------------------------------------------ (a) start
+
+
+@dataclass(frozen=True)
+class Start:
+    """One cold start, in seconds from spawning the child."""
+
+    python: float  # the interpreter is running the probe's first line
+    qt: float  # PySide6 imported and the QApplication made
+    painted: float  # the main window's first paint event
+    torch: bool  # whether torch had been imported by then
+
+
+def cold_start(runs: int, env: dict[str, str]) -> list[Start]:
+    starts = []
+    for _ in range(runs):
+        spawned = time.monotonic()
+        child = subprocess.run(
+            [sys.executable, "-c", FIRST_PAINT_PROBE], capture_output=True, text=True, timeout=120, env=env
+        )
+        lines = [line for line in child.stdout.splitlines() if line.startswith("{")]
+        if not lines:
+            raise RuntimeError(f"the app never painted (exit {child.returncode}): {child.stderr[-800:]}")
+        report = json.loads(lines[0])
+        times = (report[key] - spawned for key in ("python", "qt", "painted"))
+        starts.append(Start(*times, torch=bool(report["torch"])))
+    return starts
+
+
+def print_cold_start(starts: list[Start]) -> None:
+    def median(key: Callable[[Start], float]) -> float:
+        return statistics.median(key(start) for start in starts)
+
+    total = median(lambda s: s.painted)
+    each = ", ".join(f"{start.painted:.2f}" for start in starts)
+    verdict = "yes" if total <= GOAL_START_S else "**no**"
+    print("\n(a) cold start: process spawn → the main window's first paint (seconds)")
+    print(f"\n| runs | each | median | ≤ {GOAL_START_S} s | torch imported by then |")
+    print("|---|---|---|---|---|")
+    torch = f"in {sum(start.torch for start in starts)} of {len(starts)}"
+    print(f"| {len(starts)} | {each} | {total:.2f} | {verdict} | {torch} |")
+    python, qt = median(lambda s: s.python), median(lambda s: s.qt - s.python)
+    rest = median(lambda s: s.painted - s.qt)
+    print(
+        f"\nmedians of the phases: interpreter start {python:.2f}, PySide6 + QApplication {qt:.2f}, "
+        f"app imports + window + first paint {rest:.2f}"
+    )
+
+
+# ------------------------------------------------------------------------------------ (b) heartbeat
+
+
+def build_library(folder: Path) -> Any:
+    """The benchmark's models (seeded random weights) in the user folder SR_STUDIO_DATA_DIR points to, so
+    the cold-started app lists them too; no built-in models, so nothing else is listed."""
+    import torch
+
+    from sr_studio.core import paths
+    from sr_studio.core.library import ModelLibrary
+    from sr_studio.models.dcgan import DCGANGenerator
+    from sr_studio.models.srresnet import SRResNet
+
+    library = ModelLibrary(builtin_dir=folder / "builtin", user_dir=paths.user_models_dir())
+    torch.manual_seed(0)
+    library.add(
+        SRResNet(**UPSCALER),
+        name="bench-x4",
+        task="upscale",
+        architecture="srresnet",
+        arguments=UPSCALER,
+        scale=4,
+        description="random weights (benchmark)",
+    )
+    library.add(
+        DCGANGenerator(**SAMPLER).eval(),
+        name="bench-gan",
+        task="sample",
+        architecture="dcgan_generator",
+        arguments=SAMPLER,
+        value_range=(-1.0, 1.0),
+        description="random weights (benchmark)",
+    )
+    return library
+
+
+def textured(height: int, width: int, seed: int) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    field = np.cumsum(np.cumsum(rng.normal(size=(height, width, 3)), axis=0), axis=1)
+    field = (field - field.min()) / np.ptp(field)
+    return Image.fromarray((field * 255).astype(np.uint8))
+
+
+def scenarios(
+    folder: Path, library: Any, size: int, repeats: int, profiler: GuiProfiler | None, freeze: bool
+) -> list[Row]:
+    """Run the idle baseline, `repeats` rounds of (i)–(iii), and the idle baseline again; one row each."""
+    from sr_studio.ui.main_window import MainWindow
+    from sr_studio.ui.settings import Settings
+
+    photo = folder / f"picture-{size}.png"
+    textured(size, size, 1).save(photo)
+    batch_folder = folder / "batch"
+    batch_folder.mkdir()
+    for index in range(4):
+        textured(96, 128, 10 + index).save(batch_folder / f"small-{index}.png")
+
+    window = MainWindow(library=library, settings=Settings.from_file(folder / "settings.ini"))
+    window.resize(1100, 700)
+    window.show()
+    heartbeat = Heartbeat()
+    machine = MachineProbe()
+    sampler = StallSampler(heartbeat) if profiler is not None else None
+    windows: list[tuple[str, float, float, list[float]]] = []
+
+    def measure(name: str, signal: SignalInstance | None, action: Callable[[], Any]) -> None:
+        start = time.monotonic()
+        with heartbeat.running() as gaps:
+            if signal is None:
+                run_for(IDLE_S)
+            else:
+                wait_for(signal, action)
+        windows.append((name, start, time.monotonic(), gaps))
+
+    run_for(1.0)  # the window's own start-up (its device probe, a worker) is over before the baseline
+    if freeze:  # what the app could do once torch is in: leave start-up's objects out of every collection
+        gc.freeze()
+    measure("idle baseline (before)", None, lambda: None)
+    outcome = wait_for(window.jobEnded, lambda: window.open_file(photo))
+    if outcome != ("finished",):
+        raise RuntimeError(f"opening {photo} ended {outcome}")
+    tab = window.gan_tab
+    for _ in range(repeats):
+        window.tabs.setCurrentIndex(0)
+        measure(f"(i) upscale {size}² ×4, SRResNet-16", window.jobEnded, window.upscale)
+
+        shutil.rmtree(folder / "batch_x4", ignore_errors=True)  # else the re-run skips every file
+        window.open_batch_dialog(inputs=[batch_folder])
+        dialog = window.batch_dialog
+        run_for(0.5)  # the dialog lists devices in a worker when it shows: not part of the batch
+        measure("(ii) batch of 4 files, 128×96 → ×4", dialog.batchEnded, dialog.start)
+        dialog.close()
+
+        window.tabs.setCurrentWidget(tab)
+        tab.rows_spin.setValue(8)
+        tab.columns_spin.setValue(8)
+        for label in ("first (loads the model)", "again (model cached)"):
+            tab.seed_spin.setValue(tab.seed_spin.value() + 1)
+            measure(f"(iii) GAN 8×8 grid, DCGAN 64 px, {label}", tab.samplesReady, tab.generate)
+    window.tabs.setCurrentIndex(0)
+    measure("idle baseline (after)", None, lambda: None)
+    window.close()
+    machine.stop()
+
+    if profiler is not None and sampler is not None:
+        sampler.stop()
+        profiler.report(windows)
+        print("\nwhile the heartbeat was late (--profile):")
+        for name, start, end, _ in windows:
+            sampler.report(name, start, end)
+    rows: dict[str, Row] = {}
+    for name, start, end, gaps in windows:
+        row = rows.setdefault(name, Row(name))
+        row.add(end - start, gaps, machine.worst(start, end))
+    return list(rows.values())
+
+
+def print_heartbeat(rows: list[Row]) -> None:
+    print(f"\n(b) GUI thread: gaps between {HEARTBEAT_MS} ms heartbeat ticks (ms)")
+    header = [
+        "scenario",
+        "window s",
+        "ticks",
+        "median",
+        "p99",
+        "worst (each run)",
+        f"all ≤ {GOAL_GAP_MS:.0f} ms",
+        "probe process worst (each run)",
+    ]
+    print("\n| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for row in rows:
+        print("| " + " | ".join(row.cells()) + " |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--starts", type=int, default=5, help="cold starts to time (median reported)")
+    parser.add_argument("--size", type=int, default=512, help="side of the upscaled picture")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds of the (i)–(iii) scenarios")
+    parser.add_argument(
+        "--torch-threads", type=int, help="torch.set_num_threads for the jobs (default: torch's own choice)"
+    )
+    parser.add_argument(
+        "--gc-freeze", action="store_true", help="gc.freeze() once the window is up and torch imported"
+    )
+    parser.add_argument("--skip-start", action="store_true", help="only the heartbeat scenarios")
+    parser.add_argument(
+        "--profile", action="store_true", help="time GUI-thread methods, events and garbage collections"
+    )
+    args = parser.parse_args()
+
+    import torch
+
+    if args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
+    print_machine(torch.get_num_threads())
+    if args.gc_freeze:
+        print(
+            "with --gc-freeze: the objects alive once the window is up are frozen out of garbage collection"
+        )
+    with tempfile.TemporaryDirectory(prefix="sr-studio-bench-") as temp:
+        folder = Path(temp)
+        data = folder / "data"
+        os.environ["SR_STUDIO_DATA_DIR"] = str(data)  # the app's user folder and log stay in here
+        profiler = GuiProfiler() if args.profile else None
+        if profiler is not None:
+            print(
+                f"--profile: {profiler.install()} methods timed, and every event over {profiler.EVENT_MS} ms"
+            )
+            app = profiler.application()
+        else:
+            app = QApplication([sys.argv[0]])
+        library = build_library(folder)  # in `data`: the cold starts list these models too
+        if not args.skip_start:
+            env = {
+                **os.environ,
+                "SR_STUDIO_DATA_DIR": str(data),
+                "XDG_CONFIG_HOME": str(folder / "config"),  # the user's real settings stay untouched
+            }
+            print_cold_start(cold_start(args.starts, env))
+        print_heartbeat(scenarios(folder, library, args.size, args.repeats, profiler, args.gc_freeze))
+        app.processEvents()
+
+
+if __name__ == "__main__":
+    main()
