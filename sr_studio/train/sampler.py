@@ -103,21 +103,25 @@ class SampleTrainer:
 
     def baseline(self, limit: int) -> dict[str, Any]:
         """Yardsticks for the Fréchet distance: the untrained generator, and two halves of the real data."""
-        reference = self._reference()
-        half = len(reference) // 2
+        first, second = self._halves()
         numbers: dict[str, Any] = {
-            "images": len(reference),
-            "untrained": {"frechet": frechet_distance(self._fakes(len(reference)), reference)},
+            "images": len(second),
+            "untrained": {"frechet": frechet_distance(self._fakes(len(second)), second)},
         }
-        if half >= 2:
-            numbers["real_halves"] = {
-                "frechet": frechet_distance(reference[:half], reference[half : 2 * half])
-            }
+        if len(first) >= MIN_REFERENCE:
+            numbers["real_halves"] = {"frechet": frechet_distance(first, second)}
         return numbers
 
-    def _reference(self) -> torch.Tensor:
-        """Held-out images when there are enough for a covariance, else the training images."""
-        return self.val if self.val is not None and len(self.val) >= MIN_REFERENCE else self.real
+    def _halves(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Two halves of the reference images (held out when there are enough, else the training set).
+
+        Every distance is taken against the second half with equally many images on the other side, since
+        a Fréchet distance shrinks as the sample grows: only then does "real half vs real half" bound what
+        a generator can reach.
+        """
+        reference = self.val if self.val is not None and len(self.val) >= 2 * MIN_REFERENCE else self.real
+        half = len(reference) // 2
+        return reference[:half], reference[half : 2 * half]
 
     def _fakes(self, count: int) -> torch.Tensor:
         generator = torch.Generator().manual_seed(self.config.seed + 1)
@@ -131,12 +135,12 @@ class SampleTrainer:
         return out
 
     def evaluate(self, limit: int, preview: Path) -> dict[str, Any]:
-        """The fixed-seed grid (written to `preview`) and the Fréchet distance to the validation images."""
+        """The fixed-seed grid (written to `preview`) and the Fréchet distance to the reference images."""
         grid = self.generate(self.fixed_latents)
         _save_grid(grid, preview)
-        reference = self._reference()
-        fakes = self._fakes(len(reference))
-        return {"images": len(reference), "model": {"frechet": frechet_distance(fakes, reference)}}
+        _, second = self._halves()
+        fakes = self._fakes(len(second))
+        return {"images": len(second), "model": {"frechet": frechet_distance(fakes, second)}}
 
     def state_dict(self) -> dict[str, Any]:
         state = {
