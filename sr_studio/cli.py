@@ -192,9 +192,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
 def _describe(entry: ModelEntry) -> str:
     card = entry.card
     scale = f"×{card.scale}" if card.scale else "-"
-    metric = ", ".join(
-        f"{k} {v}" for k, v in list(card.metrics.items())[:2] if isinstance(v, (int, float, str))
-    )
+    metric = card.quality()
     where = "built-in" if entry.builtin else "user"
     return f"{card.name:<24} {card.task:<8} {scale:<5} {where:<9} {card.description}" + (
         f" [{metric}]" if metric else ""

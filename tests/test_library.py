@@ -548,3 +548,19 @@ def test_install_copies_a_finished_model_in_under_a_new_name(library: ModelLibra
     with pytest.raises(ModelError, match="do not match"):
         library.install(made.card_path, name="other-name")
     assert "other-name" not in {e.name for e in library.entries()}
+
+
+def test_quality_reads_the_metrics_a_training_run_records() -> None:
+    fields = {"name": "m", "architecture": "srresnet", "arguments": {}, "sha256": "0" * 64}
+    card = ModelCard(
+        **fields,
+        task="upscale",
+        scale=4,
+        metrics={"images": 32, "before": {"bicubic": {"psnr": 27.7}}, "after": {"psnr": 28.91}},
+        extra={"complete": False, "steps_done": 500, "steps": 2500},
+    )
+    assert card.quality() == "val 28.91 dB vs bicubic 27.70 on 32 images; still training: step 500 of 2500"
+    metrics = {"before": {"real_halves": {"frechet": 0.5}}, "after": {"frechet": 1.25}}
+    gan = ModelCard(**fields, task="sample", metrics=metrics)
+    assert gan.quality() == "Fréchet 1.25 (real vs real 0.50)"
+    assert ModelCard(**fields, task="sample").quality() == ""

@@ -65,6 +65,26 @@ class ModelCard:
     def __post_init__(self) -> None:
         _validate(self)
 
+    def quality(self) -> str:
+        """The card's measured quality in one line (as the training job records it), for model lists."""
+        metrics, extra = self.metrics, self.extra
+        after, before = metrics.get("after") or {}, metrics.get("before") or {}
+        if isinstance(after.get("psnr"), int | float):
+            text = f"val {after['psnr']:.2f} dB"
+            if isinstance(before.get("bicubic", {}).get("psnr"), int | float):
+                text += f" vs bicubic {before['bicubic']['psnr']:.2f}"
+        elif isinstance(after.get("frechet"), int | float):
+            text = f"Fréchet {after['frechet']:.2f}"
+            if isinstance(before.get("real_halves", {}).get("frechet"), int | float):
+                text += f" (real vs real {before['real_halves']['frechet']:.2f})"
+        else:
+            return ""
+        if isinstance(metrics.get("images"), int):
+            text += f" on {metrics['images']} images"
+        if extra.get("complete") is False:
+            text += f"; still training: step {extra.get('steps_done')} of {extra.get('steps')}"
+        return text
+
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, ensure_ascii=False) + "\n"
 
