@@ -61,15 +61,17 @@ import numpy as np
 import shiboken6
 from PIL import Image
 from PySide6 import __version__ as pyside_version
-from PySide6.QtCore import QEvent, QEventLoop, QObject, Qt, QTimer, SignalInstance
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, SignalInstance
 from PySide6.QtWidgets import QApplication
+
+from sr_studio.ui.about import cpu_name
+from sr_studio.ui.driving import run_for, wait_for
 
 HEARTBEAT_MS = 10
 GOAL_START_S = 1.5
 GOAL_GAP_MS = 50.0
 TAIL_S = 0.5
 IDLE_S = 3.0
-TIMEOUT_S = 900.0
 UPSCALER = {"scale": 4, "blocks": 16, "channels": 64, "norm": "batch"}
 SAMPLER = {"latent_dim": 100, "image_size": 64, "width": 64}
 
@@ -104,16 +106,6 @@ main([])
 
 
 # -------------------------------------------------------------------------------------------- machine
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def busy_processes(min_cpu: float = 20.0) -> list[str]:
@@ -156,38 +148,6 @@ def print_machine(threads: int) -> None:
 
 
 # ------------------------------------------------------------------------------------------ waiting
-
-
-def wait_for(signal: SignalInstance, action: Callable[[], Any], timeout_s: float = TIMEOUT_S) -> tuple:
-    """Run `action`, then spin the event loop until `signal` fires; its arguments."""
-    loop = QEventLoop()
-    received: list[tuple] = []
-
-    def fired(*args: Any) -> None:
-        received.append(args)
-        loop.quit()
-
-    signal.connect(fired)
-    guard = QTimer(singleShot=True)
-    guard.timeout.connect(loop.quit)
-    guard.start(int(timeout_s * 1000))
-    try:
-        action()
-        if not received:
-            loop.exec()
-    finally:
-        signal.disconnect(fired)
-        guard.stop()
-    if not received:
-        raise TimeoutError(f"no signal within {timeout_s:.0f} s")
-    return received[0]
-
-
-def run_for(seconds: float) -> None:
-    """Keep the event loop running for a measuring window (the heartbeat ticks meanwhile)."""
-    loop = QEventLoop()
-    QTimer.singleShot(int(seconds * 1000), loop.quit)
-    loop.exec()
 
 
 # ----------------------------------------------------------------------------------------- measuring

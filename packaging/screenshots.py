@@ -24,7 +24,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -35,11 +35,12 @@ from PIL import Image
 if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QBuffer, QEventLoop, QIODevice, QPointF, QTimer, SignalInstance
+from PySide6.QtCore import QBuffer, QIODevice, QPointF
 from PySide6.QtWidgets import QApplication, QWidget
 
 from sr_studio.core.library import ModelLibrary
 from sr_studio.core.paths import builtin_models_dir
+from sr_studio.ui.driving import wait_for, wait_until
 from sr_studio.ui.main_window import MainWindow
 from sr_studio.ui.settings import Settings
 
@@ -55,49 +56,9 @@ WINDOW_SIZE = (1100, 700)
 DEMO_UPSCALER = {"scale": 4, "blocks": 4, "channels": 24}
 DEMO_SAMPLER = {"latent_dim": 32, "image_size": 32, "width": 16}
 GAN_STEPS = 300
-TIMEOUT_S = 600.0
 
 
 # -------------------------------------------------------------------------------------------- waiting
-
-
-def wait_for(signal: SignalInstance, action: Callable[[], Any], timeout_s: float = TIMEOUT_S) -> tuple:
-    """Run `action`, then spin the event loop until `signal` fires; its arguments."""
-    loop = QEventLoop()
-    received: list[tuple] = []
-
-    def fired(*args: Any) -> None:
-        received.append(args)
-        loop.quit()
-
-    signal.connect(fired)
-    guard = QTimer(singleShot=True)
-    guard.timeout.connect(loop.quit)
-    guard.start(int(timeout_s * 1000))
-    try:
-        action()
-        if not received:
-            loop.exec()
-    finally:
-        signal.disconnect(fired)
-        guard.stop()
-    if not received:
-        raise TimeoutError(f"no signal within {timeout_s:.0f} s")
-    return received[0]
-
-
-def wait_until(condition: Callable[[], bool], timeout_s: float = TIMEOUT_S, poll_ms: int = 20) -> None:
-    """Spin the event loop until `condition()` holds (checked every `poll_ms` while events flow)."""
-    deadline = time.monotonic() + timeout_s
-    loop = QEventLoop()
-    poll = QTimer(interval=poll_ms)
-    poll.timeout.connect(lambda: (condition() or time.monotonic() > deadline) and loop.quit())
-    poll.start()
-    if not condition():
-        loop.exec()
-    poll.stop()
-    if not condition():
-        raise TimeoutError(f"condition not met within {timeout_s:.0f} s")
 
 
 def check(condition: bool, message: str) -> None:
