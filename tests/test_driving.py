@@ -20,8 +20,9 @@ def test_wait_for_returns_the_signal_arguments_after_the_action(qapp):
 
 
 def test_wait_for_times_out_with_a_clear_error(qapp):
+    emitter = Emitter()
     with pytest.raises(TimeoutError, match="no signal"):
-        wait_for(Emitter().fired, lambda: None, timeout_s=0.05)
+        wait_for(emitter.fired, lambda: None, timeout_s=0.05)
 
 
 def test_wait_until_runs_the_event_loop_until_the_condition_holds(qapp):
