@@ -64,7 +64,7 @@ from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, SignalInstance
 from PySide6.QtWidgets import QApplication
 
-from sr_studio.ui.about import cpu_name
+from sr_studio.core.system import cpu_name
 from sr_studio.ui.driving import run_for, wait_for
 
 HEARTBEAT_MS = 10

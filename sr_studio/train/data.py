@@ -9,8 +9,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -37,11 +39,17 @@ class Dataset:
     skipped: list[tuple[Path, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
-    def manifest(self) -> dict[str, list[dict[str, str]]]:
-        """Every file used, with its sha256: what a model card records as its data."""
+    def manifest(self, root: Path) -> dict[str, Any]:
+        """Every file used, with its sha256: what a model card records as its data. Paths are relative to
+        `root` (the recipe's folder), so a shipped card names no one's home folder and stays checkable."""
+
+        def rows(files: list[Path]) -> list[dict[str, str]]:
+            return [{"file": os.path.relpath(p, root), "sha256": sha256_of(p)} for p in files]
+
         return {
-            "train": [{"file": str(p), "sha256": sha256_of(p)} for p in self.train_files],
-            "val": [{"file": str(p), "sha256": sha256_of(p)} for p in self.val_files],
+            "relative_to": "the recipe's folder",
+            "train": rows(self.train_files),
+            "val": rows(self.val_files),
         }
 
 

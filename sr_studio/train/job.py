@@ -15,7 +15,6 @@ from __future__ import annotations
 import io
 import json
 import pickle
-import platform
 import sys
 import time
 from datetime import datetime
@@ -29,6 +28,7 @@ from sr_studio.core.atomic import atomic_write, write_bytes_atomic, write_text_a
 from sr_studio.core.errors import SRStudioError, UsageError
 from sr_studio.core.library import ModelLibrary, save_model_files
 from sr_studio.core.paths import user_data_dir, user_models_dir
+from sr_studio.core.system import cpu_name
 from sr_studio.train.common import training_precision
 from sr_studio.train.config import RunConfig, dump_toml, load_config
 from sr_studio.train.data import Dataset, load_dataset
@@ -370,7 +370,7 @@ def _load_checkpoint(path: Path, trainer: Any, generator: torch.Generator) -> di
 def _machine(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+    return f"{cpu_name()}, {torch.get_num_threads()} torch threads"
 
 
 def _export(
@@ -400,7 +400,7 @@ def _export(
         description=config.description or _describe(config, trainer),
         licence="your own data" if config.output is None else "see data manifest",
         recipe=dump_toml(config),
-        data_manifest=dataset.manifest(),
+        data_manifest=dataset.manifest(config.root.resolve()),
         metrics={"images": metrics.get("images"), "before": before, "after": metrics.get("model", {})},
         extra={
             "base_model": trainer.base_name,

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 import sr_studio
 from sr_studio.core.errors import SRStudioError
+from sr_studio.core.system import cpu_name
 
 
 def about_text(device: str = "auto") -> str:
@@ -58,18 +59,6 @@ def _device_lines(request: str) -> list[str]:
     else:
         lines.append(f"CPU: {cpu_name()}, {os.cpu_count()} threads, {_ram()} RAM")
     return lines
-
-
-def cpu_name() -> str:
-    """The processor's marketing name where the OS tells it, else whatever `platform` knows."""
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
 
 
 def _ram() -> str:
