@@ -125,11 +125,11 @@ def test_upscale_run_reports_every_event_and_its_model_joins_the_library(tmp_pat
     card = entry.card
     assert card.metrics["after"]["psnr"] == done["metrics"]["model"]["psnr"]
     assert card.metrics["before"]["bicubic"]["psnr"] == evals[0]["metrics"]["bicubic"]["psnr"]
-    manifest = card.data_manifest  # paths relative to the recipe's folder (tmp_path), with hashes
-    used = {row["file"] for row in manifest["train"] + manifest["val"]}
-    assert used == {f"images/{i}.png" for i in range(6)}
+    manifest = card.data_manifest  # files relative to the folder they share, with hashes
+    assert manifest["folder"] == str(images.resolve())
+    assert {row["file"] for row in manifest["train"] + manifest["val"]} == {f"{i}.png" for i in range(6)}
     row = manifest["train"][0]
-    assert row["sha256"] == hashlib.sha256((tmp_path / row["file"]).read_bytes()).hexdigest()
+    assert row["sha256"] == hashlib.sha256((images / row["file"]).read_bytes()).hexdigest()
     assert card.extra["steps"] == 24 and card.extra["complete"] is True
     assert library.load("tiny-tuned").scale == 2
     events_file = [json.loads(line) for line in (tmp_path / "run" / "events.jsonl").read_text().splitlines()]

@@ -39,18 +39,18 @@ class Dataset:
     skipped: list[tuple[Path, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
-    def manifest(self, root: Path) -> dict[str, Any]:
-        """Every file used, with its sha256: what a model card records as its data. Paths are relative to
-        `root` (the recipe's folder), so a shipped card names no one's home folder and stays checkable."""
+    def manifest(self) -> dict[str, Any]:
+        """Every file used, with its sha256: what a model card records as its data. Files are named
+        relative to the folder they share (for the project's data: `bsd200/100075.jpg`, as in its
+        MANIFEST.tsv), so the card reads the same wherever the data was mounted."""
+        files = self.train_files + self.val_files
+        folder = Path(os.path.commonpath(files)) if files else Path()
+        folder = folder.parent if folder in files else folder
 
-        def rows(files: list[Path]) -> list[dict[str, str]]:
-            return [{"file": os.path.relpath(p, root), "sha256": sha256_of(p)} for p in files]
+        def rows(paths: list[Path]) -> list[dict[str, str]]:
+            return [{"file": p.relative_to(folder).as_posix(), "sha256": sha256_of(p)} for p in paths]
 
-        return {
-            "relative_to": "the recipe's folder",
-            "train": rows(self.train_files),
-            "val": rows(self.val_files),
-        }
+        return {"folder": str(folder), "train": rows(self.train_files), "val": rows(self.val_files)}
 
 
 def sha256_of(path: Path) -> str:

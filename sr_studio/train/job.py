@@ -400,7 +400,7 @@ def _export(
         description=config.description or _describe(config, trainer),
         licence="your own data" if config.output is None else "see data manifest",
         recipe=dump_toml(config),
-        data_manifest=dataset.manifest(config.root.resolve()),
+        data_manifest=dataset.manifest(),
         metrics={"images": metrics.get("images"), "before": before, "after": metrics.get("model", {})},
         extra={
             "base_model": trainer.base_name,
