@@ -64,7 +64,7 @@ from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, SignalInstance
 from PySide6.QtWidgets import QApplication
 
-from sr_studio.core.system import cpu_name
+from sr_studio.core.system import busy_processes, cpu_name
 from sr_studio.ui.driving import run_for, wait_for
 
 HEARTBEAT_MS = 10
@@ -108,27 +108,6 @@ main([])
 # -------------------------------------------------------------------------------------------- machine
 
 
-def busy_processes(min_cpu: float = 20.0) -> list[str]:
-    """Other processes using at least `min_cpu` % of a core (ps's figure: averaged over their lifetime)."""
-    try:
-        listing = subprocess.run(
-            ["ps", "-eo", "pid,ppid,ni,pcpu,etime,args", "--sort=-pcpu"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.splitlines()[1:]
-    except (OSError, subprocess.CalledProcessError):
-        return []
-    mine = {os.getpid()}
-    busy = []
-    for line in listing:
-        pid, ppid, nice, cpu, elapsed, command = line.split(None, 5)
-        if int(pid) in mine or int(ppid) in mine or float(cpu) < min_cpu:
-            continue
-        busy.append(f"pid {pid}, nice {nice}, {cpu} % CPU, running {elapsed}: {command[:90]}")
-    return busy
-
-
 def print_machine(threads: int) -> None:
     load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else ["?"]
     print(f"date: {datetime.date.today().isoformat()}")
@@ -138,7 +117,7 @@ def print_machine(threads: int) -> None:
         f"software: Python {platform.python_version()}, PySide6 {pyside_version}, "
         f"Qt platform {os.environ.get('QT_QPA_PLATFORM', 'native')}"
     )
-    busy = busy_processes()
+    busy = busy_processes(min_cpu=20.0, limit=20)
     if busy:
         print("NOTE: ran beside other busy processes:")
         for line in busy:

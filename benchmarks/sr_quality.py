@@ -27,7 +27,6 @@ import os
 import platform
 import shlex
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ import torch
 from sr_studio.core.images import Picture
 from sr_studio.core.library import LoadedModel, ModelLibrary
 from sr_studio.core.metrics import bicubic_upscale, downscale, psnr_y, ssim_y
+from sr_studio.core.system import busy_processes, cpu_name
 from sr_studio.core.upscale import upscale
 from sr_studio.train.data import decode_rgb, to_tensor
 
@@ -189,41 +189,9 @@ def markdown_table(summaries: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as cpuinfo:
-            line = next((line for line in cpuinfo if line.startswith("model name")), "")
-    except OSError:
-        line = ""
-    return line.partition(":")[2].strip() or platform.processor() or platform.machine()
-
-
-def busy_processes(count: int = 5) -> list[str]:
-    """The top CPU users other than this process (ps's %CPU: CPU time over each one's lifetime)."""
-    try:
-        output = subprocess.run(
-            ["ps", "-eo", "pid,ni,pcpu,etime,args", "--sort=-pcpu"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return ["(ps unavailable)"]
-    mine = {os.getpid()}
-    busy = []
-    for line in output.splitlines()[1:]:
-        fields = line.split(None, 4)
-        if len(fields) < 5 or int(fields[0]) in mine or fields[4].startswith("ps -eo"):
-            continue
-        if float(fields[2]) < 1.0:
-            break
-        busy.append(f"pid {fields[0]} nice {fields[1]} {fields[2]}% CPU for {fields[3]}: {fields[4][:100]}")
-    return busy[:count]
-
-
 def machine() -> dict[str, Any]:
     return {
-        "cpu": cpu_model(),
+        "cpu": cpu_name(),
         "cores": os.cpu_count(),
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,

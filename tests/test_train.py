@@ -92,6 +92,13 @@ def train(*args: str, env_dir: Path, timeout: float = 240) -> tuple[int, list[di
     ]
 
 
+def start_training(config: Path, run_dir: Path, env_dir: Path) -> subprocess.Popen:
+    """The job as a running child whose JSON lines the test reads as they come."""
+    env = {**os.environ, "SR_STUDIO_DATA_DIR": str(env_dir)}
+    command = [sys.executable, "-m", "sr_studio.train", str(config), "--run-dir", str(run_dir)]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+
+
 def kinds(events: list[dict]) -> list[str]:
     return [event["event"] for event in events]
 
@@ -179,14 +186,8 @@ def test_kill_9_then_resume_ends_exactly_where_an_uninterrupted_run_does(tmp_pat
     reference = final_weights(Path(events[-1]["card"]))
 
     config_b = write_config(tmp_path, UPSCALE, output="out-b")
-    env = {**os.environ, "SR_STUDIO_DATA_DIR": str(data_dir)}
     run_b = tmp_path / "run-b"
-    child = subprocess.Popen(
-        [sys.executable, "-m", "sr_studio.train", str(config_b), "--run-dir", str(run_b)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    child = start_training(config_b, run_b, data_dir)
     for line in child.stdout:
         event = json.loads(line)
         if event["event"] == "checkpoint" and event["step"] >= 12:
@@ -208,14 +209,8 @@ def test_kill_9_then_resume_ends_exactly_where_an_uninterrupted_run_does(tmp_pat
 
 def test_sigterm_checkpoints_and_stops_cleanly_then_resume_finishes(tmp_path, images, data_dir):
     config = write_config(tmp_path, UPSCALE, train__steps=400, train__checkpoint_every=1000)
-    env = {**os.environ, "SR_STUDIO_DATA_DIR": str(data_dir)}
     run = tmp_path / "run"
-    child = subprocess.Popen(
-        [sys.executable, "-m", "sr_studio.train", str(config), "--run-dir", str(run)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    child = start_training(config, run, data_dir)
     events = []
     for line in child.stdout:
         events.append(json.loads(line))
@@ -296,14 +291,8 @@ def test_sr_studio_train_flags_alone_fine_tune_into_the_library(tmp_path, images
 
 def test_a_stop_file_in_the_run_folder_stops_like_sigterm(tmp_path, images, data_dir):
     config = write_config(tmp_path, UPSCALE, train__steps=400)
-    env = {**os.environ, "SR_STUDIO_DATA_DIR": str(data_dir)}
     run = tmp_path / "run"
-    child = subprocess.Popen(
-        [sys.executable, "-m", "sr_studio.train", str(config), "--run-dir", str(run)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    child = start_training(config, run, data_dir)
     for line in child.stdout:
         if json.loads(line)["event"] == "step":
             (run / "stop").touch()  # what the wizard does on Windows, where there is no SIGTERM
