@@ -106,7 +106,6 @@ def main(
 
 
 def _run(config: RunConfig, run_dir: Path, resuming: bool, log: EventLog, stop: StopRequest) -> int:
-    from sr_studio.core.engine import resolve_device
 
     output = config.path(config.output) if config.output else user_models_dir()
     if not resuming:
@@ -118,12 +117,7 @@ def _run(config: RunConfig, run_dir: Path, resuming: bool, log: EventLog, stop: 
         write_text_atomic(run_dir / CONFIG, dump_toml(config))
     log.attach(run_dir)
     stop.watch(run_dir)
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    torch.manual_seed(config.seed)
-    device = resolve_device(config.device)
-    precision = training_precision(config.precision, device)
-    trainer = _make_trainer(config, device, precision)
+    trainer, device, precision = _prepare(config)
     return Run(config, trainer, run_dir, output, log, device, precision).train(resuming, stop)
 
 
@@ -271,14 +265,7 @@ def probe(config: RunConfig, steps: int, stream: TextIO = sys.stdout) -> int:
     presets quote times measured on this machine, not guessed."""
     log = EventLog(stream)
     try:
-        from sr_studio.core.engine import resolve_device
-
-        if config.threads:
-            torch.set_num_threads(config.threads)
-        torch.manual_seed(config.seed)
-        device = resolve_device(config.device)
-        precision = training_precision(config.precision, device)
-        trainer = _make_trainer(config, device, precision)
+        trainer, device, precision = _prepare(config)
         generator = torch.Generator().manual_seed(config.seed)
         trainer.step(1, generator)
         times = []
@@ -300,6 +287,18 @@ def probe(config: RunConfig, steps: int, stream: TextIO = sys.stdout) -> int:
     except SRStudioError as error:
         log("error", message=str(error))
         return EXIT_ERROR
+
+
+def _prepare(config: RunConfig) -> tuple[Any, torch.device, str]:
+    """Threads, seed, device and precision as the config asks, and the task's trainer on that device."""
+    from sr_studio.core.engine import resolve_device
+
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    device = resolve_device(config.device)
+    precision = training_precision(config.precision, device)
+    return _make_trainer(config, device, precision), device, precision
 
 
 def _make_trainer(config: RunConfig, device: torch.device, precision: str) -> Any:
