@@ -54,6 +54,7 @@ class TrainConfig:
     warmup: int = 0
     milestones: list[int] = field(default_factory=list)  # step schedule: ×0.5 at each
     loss: str = "l1"  # l1 | mse (upscale content loss)
+    pixel: float = 1.0  # weight of that pixel loss; SRGAN fine-tunes keep it small so it cannot re-blur
     adversarial: float = 0.0  # SRGAN: weight of the adversarial term (1e-3 in the paper); 0 trains for PSNR
     perceptual: float = 0.0  # weight of the random-weight conv feature loss (Liu et al. 2021)
     feature_matching: float = 0.0  # weight of the discriminator feature-matching loss

@@ -73,7 +73,7 @@ class UpscaleTrainer:
         with autocast(self.device, self.precision):
             output = self.network(lr_batch).float()
             content = losses.pixel_loss(train.loss, output, hr_batch)
-            loss = content
+            loss = train.pixel * content
             numbers = {"lr": lr, "content": float(content.detach())}
             if self.perceptual is not None:
                 perceptual = self.perceptual(output, hr_batch)
