@@ -16,7 +16,7 @@ from sr_studio.train import losses
 from sr_studio.train.common import lr_at, warm_start
 from sr_studio.train.config import config_from_dict
 from sr_studio.train.data import PatchSampler, degrade, list_images, load_dataset, scan
-from sr_studio.train.features import frechet_distance
+from sr_studio.train.features import frechet_distance, kernel_distance
 from sr_studio.train.upscaler import UpscaleTrainer
 from tests.pictures import textured
 
@@ -163,6 +163,19 @@ def test_frechet_distance_separates_distributions():
     assert frechet_distance(real, same) < frechet_distance(real, other)
 
 
+def test_kernel_distance_is_unbiased_for_two_samples_of_one_set_and_positive_for_different_sets():
+    generator = torch.Generator().manual_seed(0)
+    pool = torch.rand(400, 3, 32, 32, generator=generator) * 2 - 1
+    other = torch.rand(200, 3, 32, 32, generator=generator) * 0.2
+    first, second = pool[:200], pool[200:]
+    same_set = kernel_distance(first, second)
+    assert abs(same_set) < 0.05 * kernel_distance(other, second)
+    assert kernel_distance(other, second) > 0
+    # Small samples: the Fréchet distance grows as the sample shrinks; the kernel distance does not.
+    assert frechet_distance(first[:20], second[:20]) > 2 * frechet_distance(first, second)
+    assert abs(kernel_distance(first[:20], second[:20])) < 0.05 * kernel_distance(other[:20], second[:20])
+
+
 def test_warm_start_copies_only_tensors_that_fit():
     from sr_studio.models.srresnet import SRResNet
 
@@ -192,3 +205,16 @@ def test_srgan_step_trains_generator_and_discriminator(tmp_path, folder):
     assert any(not torch.equal(a, b) for a, b in zip(before, trainer.discriminator.parameters(), strict=True))
     metrics = trainer.evaluate(0, tmp_path / "preview.png")
     assert set(metrics) >= {"bicubic", "model"} and (tmp_path / "preview.png").is_file()
+
+
+def test_pixel_weight_scales_the_content_term_in_the_loss(tmp_path, folder):
+    config = make_config(
+        tmp_path,
+        data={"train": ["images"], "patch": 32, "val_share": 0.2},
+        model={"architecture": "msrresnet", "arguments": {"scale": 2, "blocks": 1, "channels": 8}},
+        train={"batch": 2, "pixel": 0.01},
+    )
+    trainer = UpscaleTrainer(config, load_dataset(config, min_side=32), torch.device("cpu"), "fp32")
+    numbers = trainer.step(1, torch.Generator().manual_seed(0))
+    assert numbers["content"] > 0
+    assert numbers["loss"] == pytest.approx(0.01 * numbers["content"], rel=1e-5)

@@ -1,0 +1,105 @@
+"""How close a sampler's images are to its training data, next to the two yardsticks that give it meaning.
+
+    python benchmarks/gan_quality.py                                  # dcgan-emoji-64 on its recipe's data
+    python benchmarks/gan_quality.py --model NAME --recipe training/NAME.toml --grid training/reports/g.png
+
+The real images are the recipe's whole data set (training and held-out images alike: a sampler is judged on
+the distribution it learned), decoded as training decodes them, shuffled with a fixed seed and cut into two
+halves A and B. Every row is measured against B with as many images as B on the other side:
+
+- real A: what a perfect sampler would score (the floor, set by sampling noise);
+- the model: `len(B)` samples from fixed-seed latents;
+- untrained: the same architecture freshly initialised (the ceiling a training run starts from).
+
+Two distances in the feature space of a fixed, seeded random conv network (`sr_studio.train.features`; no
+Inception weights offline, so the numbers rank samplers within this project only): the Fréchet distance
+(biased: it grows as samples shrink) and the kernel distance (KID, unbiased: about 0 for real A).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from sr_studio.core.images import save_image
+from sr_studio.core.library import ModelLibrary
+from sr_studio.core.sample import grid, latents, sample
+from sr_studio.core.system import busy_processes, cpu_name
+from sr_studio.models import build
+from sr_studio.train.config import load_config
+from sr_studio.train.data import load_dataset, square_images
+from sr_studio.train.features import frechet_distance, kernel_distance
+
+REPO = Path(__file__).resolve().parents[1]
+SPLIT_SEED = 0
+SAMPLE_SEED = 1
+GRID_SEED = 0
+
+
+def real_halves(recipe: Path, side: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The recipe's images in [-1, 1], shuffled with a fixed seed and cut into two equal halves."""
+    config = load_config(recipe)
+    dataset = load_dataset(config, min_side=1, needs_val=False)
+    images = square_images(dataset.train + dataset.val, side)
+    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(SPLIT_SEED))
+    half = len(images) // 2
+    return images[order[:half]], images[order[half : 2 * half]]
+
+
+def generate(model_network: torch.nn.Module, count: int, latent_dim: int) -> torch.Tensor:
+    with torch.inference_mode():
+        z = latents(SAMPLE_SEED, count, latent_dim)
+        return torch.cat([model_network(chunk).float() for chunk in z.split(256)])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="dcgan-emoji-64", help="sampler in the model library")
+    parser.add_argument("--recipe", type=Path, default=REPO / "training" / "dcgan-emoji-64.toml")
+    parser.add_argument("--grid", type=Path, help="also save the fixed-seed 8×8 grid (seed 0) here")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+
+    started = time.perf_counter()
+    model = ModelLibrary().load(args.model)
+    low, high = model.card.value_range
+    if (low, high) != (-1.0, 1.0):
+        parser.error(f"{args.model}: expected a generator with outputs in [-1, 1], not [{low}, {high}]")
+    latent_dim = int(model.card.arguments["latent_dim"])
+    first, second = real_halves(args.recipe, int(model.card.arguments["image_size"]))
+    torch.manual_seed(0)
+    untrained = build(model.card.architecture, **model.card.arguments).eval()
+    rows = {
+        "real half A (floor)": first,
+        args.model: generate(model.network, len(second), latent_dim),
+        "untrained generator (ceiling)": generate(untrained, len(second), latent_dim),
+    }
+
+    print(f"$ python {shlex.join(['benchmarks/gan_quality.py', *(argv or sys.argv[1:])])}")
+    machine = f"{cpu_name()} ({platform.machine()})"
+    print(f"machine: {machine}, torch {torch.__version__}, {args.threads} thread(s)")
+    busy = busy_processes()
+    print(f"also running: {', '.join(busy) if busy else 'nothing else busy'}")
+    print(f"reference: real half B of {args.recipe.name}'s data, {len(second)} images; each row as many\n")
+    print("| images vs real half B | Fréchet distance | kernel distance ×1000 |")
+    print("|---|---|---|")
+    for name, images in rows.items():
+        fd, kid = frechet_distance(images, second), kernel_distance(images, second)
+        print(f"| {name} | {fd:.3f} | {kid * 1000:.2f} |")
+    print(f"\n{time.perf_counter() - started:.0f} s")
+
+    if args.grid:
+        save_image(grid(sample(model, 64, GRID_SEED, device="cpu"), columns=8), args.grid, overwrite=True)
+        print(f"grid: {args.grid}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
