@@ -101,7 +101,12 @@ class CurvePlot(QWidget):
         if self.log_y:
             low, high = math.log10(low), math.log10(high)
         pad = (high - low) * 0.08 or max(abs(high) * 0.05, 0.05)
-        return low - pad, high + pad
+        low, high = low - pad, high + pad
+        # Room above the data for the legend (painted at the top left), so no point hides under it.
+        entries = len(self._series) + len(self._references)
+        plot_height = max(1, self.height() - MARGIN_TOP - MARGIN_BOTTOM)
+        legend = (entries * self.fontMetrics().height() + 10) / plot_height
+        return low, low + (high - low) / max(0.2, 1 - legend)
 
     def _scale_y(self, y: float) -> float:
         return math.log10(y) if self.log_y else y
