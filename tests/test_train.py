@@ -155,6 +155,22 @@ def test_fine_tune_starts_from_a_library_model_and_measures_it(tmp_path, images,
     assert "base" in card.metrics["before"]
 
 
+def test_an_srgan_run_keeps_its_latest_weights_not_its_best_psnr(tmp_path, images, data_dir):
+    """An SRGAN's PSNR falls as its textures sharpen: ranking by it would ship the least-trained weights."""
+    config = write_config(
+        tmp_path, UPSCALE, train__steps=16, train__adversarial=1e-3, train__perceptual=1.0, train__pixel=0.1
+    )
+    code, events = train(str(config), "--run-dir", str(tmp_path / "run"), env_dir=data_dir)
+    assert code == 0, events
+    evals = [e for e in events if e["event"] == "eval" and "best_step" in e]
+    assert [e["best_step"] for e in evals] == [e["step"] for e in evals] == [8, 16]
+    assert not (tmp_path / "run" / "best.safetensors").exists()
+    latest = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["trainer"]["network"]
+    exported = final_weights(Path(events[-1]["card"]))
+    assert exported.keys() == latest.keys()
+    assert all(torch.equal(exported[key], latest[key]) for key in exported)
+
+
 def test_gan_run_saves_sample_grids_and_a_sampler(tmp_path, data_dir):
     """With one held-out image the Fréchet distance falls back to the training images."""
     write_images(tmp_path / "images", count=8, size=40)

@@ -228,12 +228,14 @@ class Run:
         state = self.state
         preview = self.run_dir / "previews" / f"step-{step:07d}.png"
         metrics = self.trainer.evaluate(limit, preview)
-        score = _score(metrics)
+        score = _score(self.config, metrics)
         improved = not final and score is not None and (state["best"] is None or score > state["best"])
         if improved:
             state["best"], state["best_step"] = score, step
             _save_best(self.trainer, self.run_dir)
         unranked = score is None  # a GAN keeps its latest weights
+        if unranked:
+            state["best"], state["best_step"] = None, step
         if self.config.output is not None and step < self.config.train.steps and (improved or unranked):
             self.export(metrics, complete=False)
         self.log(
@@ -315,8 +317,12 @@ def _make_trainer(config: RunConfig, device: torch.device, precision: str) -> An
     return trainer
 
 
-def _score(metrics: dict[str, Any]) -> float | None:
-    """Higher is better: validation PSNR for upscalers; GANs keep their last weights."""
+def _score(config: RunConfig, metrics: dict[str, Any]) -> float | None:
+    """Higher is better: validation PSNR for PSNR-trained upscalers. GANs (samplers and SRGAN fine-tunes)
+    are unranked and keep their latest weights: an SRGAN's PSNR falls as its textures sharpen, so ranking
+    by it would ship the least-trained checkpoint."""
+    if config.task != "upscale" or config.train.adversarial:
+        return None
     return metrics.get("model", {}).get("psnr")
 
 
