@@ -34,22 +34,19 @@ from sr_studio.core.system import busy_processes, cpu_name
 from sr_studio.models import build
 from sr_studio.train.config import load_config
 from sr_studio.train.data import load_dataset, square_images
-from sr_studio.train.features import frechet_distance, kernel_distance
+from sr_studio.train.features import distances
+from sr_studio.train.sampler import reference_halves
 
 REPO = Path(__file__).resolve().parents[1]
-SPLIT_SEED = 0
 SAMPLE_SEED = 1
 GRID_SEED = 0
 
 
 def real_halves(recipe: Path, side: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The recipe's images in [-1, 1], shuffled with a fixed seed and cut into two equal halves."""
+    """The recipe's images in [-1, 1], cut into halves exactly as the training run's evaluations cut them."""
     config = load_config(recipe)
     dataset = load_dataset(config, min_side=1, needs_val=False)
-    images = square_images(dataset.train + dataset.val, side)
-    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(SPLIT_SEED))
-    half = len(images) // 2
-    return images[order[:half]], images[order[half : 2 * half]]
+    return reference_halves(torch.cat([square_images(dataset.train, side), square_images(dataset.val, side)]))
 
 
 def generate(model_network: torch.nn.Module, count: int, latent_dim: int) -> torch.Tensor:
@@ -91,8 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     print("| images vs real half B | Fréchet distance | kernel distance ×1000 |")
     print("|---|---|---|")
     for name, images in rows.items():
-        fd, kid = frechet_distance(images, second), kernel_distance(images, second)
-        print(f"| {name} | {fd:.3f} | {kid * 1000:.2f} |")
+        numbers = distances(images, second)
+        print(f"| {name} | {numbers['frechet']:.3f} | {numbers['kernel'] * 1000:.2f} |")
     print(f"\n{time.perf_counter() - started:.0f} s")
 
     if args.grid:

@@ -16,7 +16,7 @@ from sr_studio.train import losses
 from sr_studio.train.common import lr_at, warm_start
 from sr_studio.train.config import config_from_dict
 from sr_studio.train.data import PatchSampler, degrade, list_images, load_dataset, scan
-from sr_studio.train.features import frechet_distance, kernel_distance
+from sr_studio.train.features import distances
 from sr_studio.train.upscaler import UpscaleTrainer
 from tests.pictures import textured
 
@@ -154,13 +154,13 @@ def test_diffaugment_keeps_shapes_and_is_differentiable():
         losses.diff_augment(x, "zoom", torch.Generator())
 
 
-def test_frechet_distance_separates_distributions():
+def test_frechet_distance_is_zero_for_one_set_and_ranks_distributions():
     generator = torch.Generator().manual_seed(0)
     real = torch.rand(64, 3, 32, 32, generator=generator) * 2 - 1
     same = torch.rand(64, 3, 32, 32, generator=generator) * 2 - 1
     other = torch.rand(64, 3, 32, 32, generator=generator) * 0.2
-    assert frechet_distance(real, real) == pytest.approx(0, abs=1e-6)
-    assert frechet_distance(real, same) < frechet_distance(real, other)
+    assert distances(real, real)["frechet"] == pytest.approx(0, abs=1e-6)
+    assert distances(same, real)["frechet"] < distances(other, real)["frechet"]
 
 
 def test_kernel_distance_is_unbiased_for_two_samples_of_one_set_and_positive_for_different_sets():
@@ -168,12 +168,13 @@ def test_kernel_distance_is_unbiased_for_two_samples_of_one_set_and_positive_for
     pool = torch.rand(240, 3, 16, 16, generator=generator) * 2 - 1
     other = torch.rand(120, 3, 16, 16, generator=generator) * 0.2
     first, second = pool[:120], pool[120:]
-    different = kernel_distance(other, second)
-    assert different > 0
-    assert abs(kernel_distance(first, second)) < 0.05 * different
+    same, different = distances(first, second), distances(other, second)
+    assert different["kernel"] > 0
+    assert abs(same["kernel"]) < 0.05 * different["kernel"]
     # Small samples: the Fréchet distance grows as the sample shrinks; the kernel distance does not.
-    assert frechet_distance(first[:20], second[:20]) > 2 * frechet_distance(first, second)
-    assert abs(kernel_distance(first[:20], second[:20])) < 0.05 * kernel_distance(other[:20], second[:20])
+    small_same, small_different = distances(first[:20], second[:20]), distances(other[:20], second[:20])
+    assert small_same["frechet"] > 2 * same["frechet"]
+    assert abs(small_same["kernel"]) < 0.05 * small_different["kernel"]
 
 
 def test_warm_start_copies_only_tensors_that_fit():

@@ -46,11 +46,16 @@ def features(images: torch.Tensor) -> np.ndarray:
     return torch.cat(out).double().numpy()
 
 
-def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
-    """‖μa − μb‖² + Tr(Σa + Σb − 2(Σa Σb)^½) between the two sets' feature statistics."""
+def distances(a: torch.Tensor, b: torch.Tensor) -> dict[str, float]:
+    """Fréchet and kernel distances between image sets `a` and `b` (the reference), features computed once."""
     if min(len(a), len(b)) < 2:
-        raise ValueError("a Fréchet distance needs at least two images on each side")
+        raise ValueError("a distance between image sets needs at least two images on each side")
     fa, fb = features(a), features(b)
+    return {"frechet": _frechet(fa, fb), "kernel": _kernel(fa, fb)}
+
+
+def _frechet(fa: np.ndarray, fb: np.ndarray) -> float:
+    """‖μa − μb‖² + Tr(Σa + Σb − 2(Σa Σb)^½) between the two sets' feature statistics."""
     mean_a, mean_b = fa.mean(0), fb.mean(0)
     cov_a, cov_b = np.cov(fa, rowvar=False), np.cov(fb, rowvar=False)
     values, vectors = np.linalg.eigh(cov_a)
@@ -60,16 +65,13 @@ def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(((mean_a - mean_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_root)
 
 
-def kernel_distance(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Unbiased MMD² between the two sets' features with KID's kernel k(x, y) = (x·y / d + 1)³.
+def _kernel(fa: np.ndarray, fb: np.ndarray) -> float:
+    """Unbiased MMD² with KID's kernel k(x, y) = (x·y / d + 1)³.
 
-    `b` is the reference (real images): both sides are scaled by its per-feature mean and spread, so that
+    `fb` is the reference (real images): both sides are scaled by its per-feature mean and spread, so that
     no feature dominates the dot products (Inception's features share one scale; random ones do not) and
     distances to one reference are on one scale.
     """
-    if min(len(a), len(b)) < 2:
-        raise ValueError("a kernel distance needs at least two images on each side")
-    fa, fb = features(a), features(b)
     mean, spread = fb.mean(0), fb.std(0) + 1e-12
     fa, fb = (fa - mean) / spread, (fb - mean) / spread
     dimension = fa.shape[1]
@@ -82,4 +84,3 @@ def kernel_distance(a: torch.Tensor, b: torch.Tensor) -> float:
         return float((matrix.sum() - np.trace(matrix)) / (len(x) * (len(x) - 1)))
 
     return within(fa) + within(fb) - 2 * float(kernel(fa, fb).mean())
-

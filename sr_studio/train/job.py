@@ -393,8 +393,8 @@ def _export(
     """Save the trained network as a library model whose card says how it was made and how good it is."""
     network, fields = trainer.export()
     dataset: Dataset = trainer.dataset
-    # "Before" numbers on the same images as "after": the upscaler's evaluation carries them; a GAN's
-    # yardsticks (untrained generator, real halves) were measured once at step 0.
+    # "Before" numbers on the same images as "after": every evaluation carries its yardsticks (bicubic and
+    # the base model; real halves and the untrained generator); the step-0 ones stand in when it has none.
     measured_alongside = {key: value for key, value in metrics.items() if key not in ("images", "model")}
     before = measured_alongside or {key: value for key, value in state["before"].items() if key != "images"}
     entry = save_model_files(
