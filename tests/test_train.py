@@ -224,7 +224,7 @@ def test_kill_9_then_resume_ends_exactly_where_an_uninterrupted_run_does(tmp_pat
 
 
 def test_sigterm_checkpoints_and_stops_cleanly_then_resume_finishes(tmp_path, images, data_dir):
-    config = write_config(tmp_path, UPSCALE, train__steps=400, train__checkpoint_every=1000)
+    config = write_config(tmp_path, UPSCALE, train__steps=400, train__checkpoint_every=1000, output="out")
     run = tmp_path / "run"
     child = start_training(config, run, data_dir)
     events = []
@@ -244,6 +244,10 @@ def test_sigterm_checkpoints_and_stops_cleanly_then_resume_finishes(tmp_path, im
     code, resumed = train("--resume", str(run), "--steps", str(stopped["step"] + 4), env_dir=data_dir)
     assert code == 0, resumed
     assert resumed[0]["step"] == stopped["step"] and resumed[-1]["step"] == stopped["step"] + 4
+    # The override stays with the run: resuming the finished run again does not go on to the recipe's 400.
+    code, again = train("--resume", str(run), env_dir=data_dir)
+    assert code == 0, again
+    assert (again[-1]["event"], again[-1]["step"]) == ("done", stopped["step"] + 4)
 
 
 @pytest.mark.parametrize(

@@ -114,7 +114,9 @@ def _run(config: RunConfig, run_dir: Path, resuming: bool, log: EventLog, stop: 
         if config.output is None:
             ModelLibrary(user_dir=output)._refuse_clash(config.name)
         run_dir.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(run_dir / CONFIG, dump_toml(config))
+    # Rewritten on resume too: overrides given then (--steps, --threads) stay with the run, so resuming it
+    # again continues to the same end instead of the original recipe's.
+    write_text_atomic(run_dir / CONFIG, dump_toml(config))
     log.attach(run_dir)
     stop.watch(run_dir)
     trainer, device, precision = _prepare(config)
