@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{args.model}: expected a generator with outputs in [-1, 1], not [{low}, {high}]")
     latent_dim = int(model.card.arguments["latent_dim"])
     first, second = real_halves(args.recipe, int(model.card.arguments["image_size"]))
-    torch.manual_seed(0)
+    torch.manual_seed(load_config(args.recipe).seed)  # the training run's own untrained yardstick
     untrained = build(model.card.architecture, **model.card.arguments).eval()
     rows = {
         "real half A (floor)": first,

@@ -208,7 +208,7 @@ class Run:
                 self.log("stopped", step=step, run_dir=str(self.run_dir))
                 return EXIT_STOPPED
 
-        restored = state["best_step"] not in (None, steps)
+        restored = state["best"] is not None and state["best_step"] != steps  # ranked runs only
         if restored:
             _restore_best(trainer, self.run_dir)
         if restored or limit or not metrics:
