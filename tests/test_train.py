@@ -155,6 +155,50 @@ def test_fine_tune_starts_from_a_library_model_and_measures_it(tmp_path, images,
     assert "base" in card.metrics["before"]
 
 
+def test_a_run_continuing_a_model_of_its_own_name_adds_a_segment_and_never_ships_worse(
+    tmp_path, images, data_dir
+):
+    output = str(data_dir / "models")
+    first = write_config(tmp_path, UPSCALE, output=output)
+    code, events = train(str(first), "--run-dir", str(tmp_path / "run1"), env_dir=data_dir)
+    assert code == 0, events
+    library = ModelLibrary(builtin_dir=tmp_path / "none")
+    before = library.find("tiny-tuned").card
+    (first.parent / "again").mkdir()
+    again = write_config(
+        first.parent / "again",
+        UPSCALE,
+        output=output,
+        model={"base": "tiny-tuned"},
+        train__steps=8,
+        train__lr=5e-2,  # far too high: the continuation may well get worse, and must then keep the old
+        data__train=[str(images)],
+    )
+    code, events = train(str(again), "--run-dir", str(tmp_path / "run2"), env_dir=data_dir)
+    assert code == 0, events
+    after = library.find("tiny-tuned").card
+    first_segment, second_segment = after.extra["segments"]
+    assert first_segment == before.extra["segments"][0] and first_segment["steps"] == 24
+    assert second_segment["steps"] == 8
+    assert second_segment["val_before"]["psnr"] == pytest.approx(before.metrics["after"]["psnr"], abs=1e-6)
+    assert after.extra["total"]["steps"] == 32 and after.extra["total"]["segments"] == 2
+    assert after.metrics["after"]["psnr"] >= before.metrics["after"]["psnr"] - 1e-6
+
+
+def test_segments_of_a_card_from_before_segments_are_rebuilt_from_its_fields():
+    from sr_studio.train.segments import card_segments, totals
+
+    extra = {"steps_done": 2500, "wall_seconds": 3527.7, "machine": "AMD EPYC", "precision": "fp32"}
+    metrics = {"images": 32, "after": {"psnr": 28.8}}
+    (segment,) = card_segments(extra, metrics)
+    assert segment["steps"] == 2500 and segment["val_after"] == {"psnr": 28.8}
+    assert "rebuilt" in segment["note"]
+    assert card_segments({}, {}) == []
+    two = [segment, {"steps": 10, "wall_seconds": 2.0}]
+    assert totals(two) == {"segments": 2, "steps": 2510, "wall_seconds": 3529.7}
+    assert totals([*two, {"steps": 1}])["wall_seconds"] is None
+
+
 def test_an_srgan_run_keeps_its_latest_weights_not_its_best_psnr(tmp_path, images, data_dir):
     """An SRGAN's PSNR falls as its textures sharpen: ranking by it would ship the least-trained weights."""
     config = write_config(

@@ -94,6 +94,7 @@ def base_state(config: RunConfig, task: str) -> tuple[dict[str, torch.Tensor], d
         return None
     from sr_studio.core.detect import detect_architecture, read_state_dict
     from sr_studio.core.library import ModelLibrary
+    from sr_studio.train.segments import card_segments
 
     if base.endswith((".safetensors", ".pth", ".pt")):
         path = config.path(base)
@@ -111,4 +112,5 @@ def base_state(config: RunConfig, task: str) -> tuple[dict[str, torch.Tensor], d
         "name": loaded.card.name,
         "architecture": loaded.card.architecture,
         "arguments": dict(loaded.card.arguments),
+        "segments": card_segments(loaded.card.extra, loaded.card.metrics),
     }

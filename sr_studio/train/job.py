@@ -32,6 +32,7 @@ from sr_studio.core.system import cpu_name
 from sr_studio.train.common import training_precision
 from sr_studio.train.config import RunConfig, dump_toml, load_config
 from sr_studio.train.data import Dataset, load_dataset
+from sr_studio.train.segments import this_segment, totals
 from sr_studio.train.stop import StopRequest
 
 CHECKPOINT = "checkpoint.pt"
@@ -145,6 +146,9 @@ class Run:
             "best_step": None,
             "seconds": 0.0,
             "before": {},
+            "started": time.time(),
+            # A run that warm-starts from the library model it will replace continues that model's training.
+            "lineage": trainer.base_segments if trainer.base_name == config.name else [],
         }
         self._clock = time.perf_counter()
         self._seconds_before = 0.0
@@ -180,6 +184,10 @@ class Run:
             state["before"] = trainer.baseline(limit)
             if state["before"]:
                 self.log("eval", step=0, metrics=state["before"], preview=None)
+            base_score = _score(config, {"model": state["before"].get("base", {})})
+            if state["lineage"] and base_score is not None:  # a continuation must beat what it replaces
+                state["best"], state["best_step"] = base_score, 0
+                _save_best(trainer, self.run_dir)
 
         window_start, window_step = self._clock, state["step"]
         first_step = state["step"]
@@ -371,13 +379,17 @@ def _load_checkpoint(path: Path, trainer: Any, generator: torch.Generator) -> di
         ) from None
     generator.set_state(saved["generator"])
     torch.set_rng_state(saved["torch_rng"])
-    return {key: saved[key] for key in ("step", "best", "best_step", "seconds", "before") if key in saved}
+    keys = ("step", "best", "best_step", "seconds", "before", "started", "lineage")
+    return {key: saved[key] for key in keys if key in saved}
 
 
 def _machine(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"{cpu_name()}, {torch.get_num_threads()} torch threads"
+    from sr_studio.core.engine import cpu_has_fast_bf16
+
+    features = "native bf16" if cpu_has_fast_bf16() else "no native bf16"
+    return f"{cpu_name()} ({features}), {torch.get_num_threads()} torch threads"
 
 
 def _export(
@@ -395,6 +407,16 @@ def _export(
     """Save the trained network as a library model whose card says how it was made and how good it is."""
     network, fields = trainer.export()
     dataset: Dataset = trainer.dataset
+    segment = this_segment(
+        steps=state["step"],
+        seconds=seconds,
+        machine=_machine(device),
+        precision=precision,
+        started=state["started"],
+        metrics=metrics,
+        before=state["before"],
+    )
+    segments = [*state["lineage"], segment]
     # "Before" numbers on the same images as "after": every evaluation carries its yardsticks (bicubic and
     # the base model; real halves and the untrained generator); the step-0 ones stand in when it has none.
     measured_alongside = {key: value for key, value in metrics.items() if key not in ("images", "model")}
@@ -422,6 +444,8 @@ def _export(
             "torch": torch.__version__,
             "sr_studio": __version__,
             "skipped_files": len(dataset.skipped),
+            "segments": segments,
+            "total": totals(segments),
         },
         **fields,
     )

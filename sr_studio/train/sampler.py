@@ -37,6 +37,7 @@ class SampleTrainer:
         base = base_state(config, "sample")
         info = base[1] if base else {}
         self.base_name = info.get("name")
+        self.base_segments = info.get("segments", [])  # the base's training history (library bases)
         self.arguments = dict(config.model.arguments) or dict(info.get("arguments", {}))
         self.arguments.setdefault("image_size", config.data.patch)
         self.network = build("dcgan_generator", **self.arguments).to(device)

@@ -34,6 +34,7 @@ class UpscaleTrainer:
         base = base_state(config, "upscale")
         info = base[1] if base else {}
         self.base_name = info.get("name")
+        self.base_segments = info.get("segments", [])  # the base's training history (library bases)
         # Explicit arguments win (a ×2 model warm-started from a ×4); otherwise the base's shape is kept.
         explicit = bool(config.model.arguments)
         self.architecture = config.model.architecture if explicit else info.get("architecture", "srresnet")
