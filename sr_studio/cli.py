@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from sr_studio import __version__
 from sr_studio.core.errors import Cancelled, SRStudioError, UsageError
+from sr_studio.core.logs import send_warnings_to_log
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -174,6 +175,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
                     "written": [str(p) for p in report.written],
                     "skipped": [str(p) for p in report.skipped],
                     "failed": [{"file": str(s), "error": e} for s, e in report.failed],
+                    "notes": [{"file": str(s), "note": n} for s, n in report.notes],
                     "seconds": round(report.seconds, 3),
                 },
                 indent=2,
@@ -288,6 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run(arguments[1:])
     args = build_parser().parse_args(arguments)
+    send_warnings_to_log()
     handler = {"upscale": cmd_upscale, "models": cmd_models, "sample": cmd_sample}[args.command]
     try:
         return handler(args)

@@ -8,7 +8,9 @@ is flushed to disk, and only then renamed over the target.
 from __future__ import annotations
 
 import errno
+import glob
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,6 +54,31 @@ def write_text_atomic(path: str | os.PathLike[str], text: str, *, overwrite: boo
     """Write `text` as UTF-8 to `path` all or nothing."""
     with atomic_write(path, overwrite=overwrite) as temp:
         temp.write_text(text, encoding="utf-8")
+
+
+def remove_stale_temps(path: str | os.PathLike[str]) -> list[Path]:
+    """Delete the temp files that writers of `path` killed mid-write (SIGKILL, power loss) left behind.
+
+    Only names of our own pattern for this one target are touched; call it where no other writer of the
+    same target can be running (a batch owns its outputs). Returns what was removed.
+    """
+    path = Path(path)
+    removed = []
+    try:
+        candidates = list(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
+    except OSError:
+        return removed
+    for temp in candidates:
+        if _TEMP_SUFFIX.fullmatch(temp.name[len(path.name) + 2 :]):
+            try:
+                temp.unlink()
+            except OSError:
+                continue
+            removed.append(temp)
+    return removed
+
+
+_TEMP_SUFFIX = re.compile(r"[0-9a-f]{8}\.tmp")
 
 
 def _create_temp(path: Path) -> Path:

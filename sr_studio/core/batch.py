@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sr_studio.core.errors import SRStudioError, UsageError
+from sr_studio.core.atomic import remove_stale_temps
+from sr_studio.core.errors import Cancelled, SRStudioError, UsageError
 from sr_studio.core.images import DEFAULT_MAX_PIXELS, SAVE_FORMATS, load_image, save_image
 from sr_studio.core.jobs import CancelToken, Progress, check_cancel
 
@@ -219,11 +220,22 @@ def _without_clashes(
     return kept, failures
 
 
-def describe_failure(error: SRStudioError | OSError, source: Path) -> str:
-    """One line for the report; the file is named only when it is not the input itself (e.g. the output)."""
+def describe_failure(error: Exception, source: Path) -> str:
+    """One line for the report; the file is named only when it is not the input itself (e.g. the output).
+
+    Anything but our own errors and the system's is a bug met on this file: its traceback goes to the log.
+    """
+    if isinstance(error, SRStudioError):
+        return error.problem if error.path in (None, str(source)) else str(error)
     if isinstance(error, OSError):
         return f"{error.filename or source}: {error.strerror or error}"
-    return error.problem if error.path in (None, str(source)) else str(error)
+    if isinstance(error, MemoryError):
+        return "not enough memory for this picture (try a smaller --tile)"
+    from sr_studio.core.logs import log_exception
+
+    where = log_exception(error)
+    text = " ".join(str(error).split())[:200]
+    return f"internal error: {error.__class__.__name__}: {text} (details in {where})"
 
 
 def batch_job(
@@ -255,6 +267,7 @@ def batch_job(
     for index, (item, target) in enumerate(jobs):
         check_cancel(cancel)
         info = {"file": str(item.source), "output": str(target), "file_fraction": 0.0}
+        remove_stale_temps(target)  # left by a writer that was killed
         if target.exists() and not options.overwrite:
             report.skipped.append(target)
             yield event(index + 1, {**info, "status": "skipped", "file_fraction": 1.0})
@@ -274,7 +287,9 @@ def batch_job(
                 )
             target.parent.mkdir(parents=True, exist_ok=True)
             save_image(result.picture, target, quality=options.quality, overwrite=options.overwrite)
-        except (SRStudioError, OSError) as error:
+        except Cancelled:
+            raise
+        except Exception as error:  # whatever one file raises is that file's failure; the batch goes on
             problem = describe_failure(error, item.source)
             report.failed.append((item.source, problem))
             yield event(index + 1, {**info, "status": "failed", "error": problem, "file_fraction": 1.0})

@@ -13,18 +13,30 @@ import io
 import os
 import struct
 import threading
+import warnings
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-from PIL import ExifTags, Image, ImageCms, ImageOps, UnidentifiedImageError, features
+from PIL import Image, ImageCms, UnidentifiedImageError
 
 from sr_studio.core.atomic import atomic_write
 from sr_studio.core.errors import ImageError
+from sr_studio.core.metadata import (
+    ORIENTATION,
+    Metadata,
+    copy_exif,
+    describe,
+    dpi_of,
+    exif_bytes,
+    metadata_options,
+    orientation_of,
+    profile_fits,
+    tiff_compression,
+)
 
 DEFAULT_MAX_PIXELS = 64_000_000
 
@@ -41,30 +53,25 @@ ANIMATED_NOTE = "animated: only the first frame is used"
 DEEP_COLOUR_NOTE = "16 bits per channel colour: read at 8 bits (a Pillow limit)"
 CLIPPED_NOTE = "pixel values outside 0-65535 were clipped"
 
-_ORIENTATION = ExifTags.Base.Orientation
-# TIFF tags that describe how the source file stores its pixels (strips, bit depth, compression...): in a
-# TIFF's EXIF view they are stale the moment the pixels change, so they are not carried to the saved file.
-_TIFF_LAYOUT_TAGS = frozenset(
-    {254, 255, 256, 257, 258, 259, 262, 266, 273, 277, 278, 279, 284, 317, 320, 322, 323, 324, 325, 338, 339}
-    | {34675}  # the ICC profile, which travels separately
-)
 # EPS is rendered by running Ghostscript on the file: not something to do with whatever lands in a drop zone.
 _UNSAFE_FORMATS = frozenset({"EPS"})
+# EXIF orientation → the transpose that makes the picture upright (as ImageOps.exif_transpose, which would
+# also re-serialise the EXIF and so fail on the broken tags that copy_exif drops).
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 # Modes with a plain counterpart: 1-bit becomes 0/255 grey, premultiplied alpha is undone.
 _UNPACKED = {"1": "L", "La": "LA", "RGBa": "RGBA"}
 _MAX_SIDE = {"JPEG": 65_500, "WEBP": 16_383}
 _DEFAULT_QUALITY = {"JPEG": 95, "WEBP": 90}
 _CORRUPT = (OSError, SyntaxError, EOFError, ValueError, struct.error, zlib.error)
 _PILLOW_LIMIT_LOCK = threading.Lock()
-
-
-@dataclass
-class Metadata:
-    """What a saved copy should keep from its source; `exif` has its orientation already reset to 1."""
-
-    icc_profile: bytes | None = None
-    exif: bytes | None = None
-    dpi: tuple[float, float] | None = None
 
 
 @dataclass
@@ -128,8 +135,14 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PI
     try:
         if path.stat().st_size == 0:
             raise ImageError("file is empty", path)
-        with _pillow_limit_at_least(max_pixels), Image.open(path, formats=_readable_formats()) as image:
-            return picture_from_pil(image, source=path, max_pixels=max_pixels)
+        with _pillow_limit_at_least(max_pixels), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with Image.open(path, formats=_readable_formats()) as image:
+                picture = picture_from_pil(image, source=path, max_pixels=max_pixels)
+        picture.notes += _warning_notes(caught)
+        return picture
+    except ImageError:
+        raise
     except FileNotFoundError:
         raise ImageError("no such file", path) from None
     except PermissionError:
@@ -139,7 +152,28 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PI
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(f"image is over the {_mp(max_pixels)} limit", path) from None
     except _CORRUPT as error:  # a header cut short fails while opening, before any pixel is read
-        raise ImageError(f"file is truncated or corrupt ({error})", path) from None
+        raise ImageError(f"file is truncated or corrupt ({describe(error)})", path) from None
+    except MemoryError:
+        raise ImageError("not enough memory to decode it", path) from None
+    except NotImplementedError as error:  # e.g. a DDS pixel format Pillow has no decoder for
+        raise ImageError(f"unsupported by Pillow: {describe(error)}", path) from None
+    except Exception as error:  # a decoder's own bug on odd bytes: the file's failure, traceback logged
+        from sr_studio.core.logs import log_exception
+
+        where = log_exception(error)
+        problem = f"cannot decode: {error.__class__.__name__}: {describe(error)} (details in {where})"
+        raise ImageError(problem, path) from None
+
+
+def _warning_notes(caught: list[warnings.WarningMessage]) -> tuple[str, ...]:
+    """Library warnings raised while reading, as the file's notes (never printed raw); our own pixel
+    limit already decided about decompression bombs."""
+    notes = dict.fromkeys(
+        f"Pillow: {describe(warning.message)}"
+        for warning in caught
+        if not issubclass(warning.category, Image.DecompressionBombWarning)
+    )
+    return tuple(notes)
 
 
 def picture_from_pil(
@@ -166,23 +200,28 @@ def picture_from_pil(
         notes.append(DEEP_COLOUR_NOTE)
     try:
         image.load()
-        exif = _exif_copy(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(f"image is over the {_mp(max_pixels)} limit", path) from None
     except _CORRUPT as error:
-        raise ImageError(f"file is truncated or corrupt ({error})", path) from None
-    if exif.get(_ORIENTATION, 1) != 1:
-        image = ImageOps.exif_transpose(image)
-        exif[_ORIENTATION] = 1
+        raise ImageError(f"file is truncated or corrupt ({describe(error)})", path) from None
+    exif, exif_notes = copy_exif(image)
+    notes += exif_notes
+    orientation = orientation_of(exif)
+    if orientation != 1:
+        image = image.transpose(_TRANSPOSE[orientation])  # keeps .info (profile, DPI)
+    if ORIENTATION in exif:
+        exif[ORIENTATION] = 1
+    exif_data, exif_notes = exif_bytes(exif)
+    notes += exif_notes
     pixels, clipped = _pixels(image, path)
     if clipped:
         notes.append(CLIPPED_NOTE)
     # A CMYK profile no longer applies once the pixels are RGB.
     icc = image.info.get("icc_profile") if image.mode != "CMYK" else None
     metadata = Metadata(
-        icc_profile=icc if _profile_fits(icc, pixels.shape[2]) else None,
-        exif=exif.tobytes() if len(exif) else None,
-        dpi=_dpi(image.info.get("dpi")),
+        icc_profile=icc if profile_fits(icc, pixels.shape[2]) else None,
+        exif=exif_data,
+        dpi=dpi_of(image.info.get("dpi")),
     )
     return Picture(pixels, metadata, path, source_format, tuple(notes))
 
@@ -204,17 +243,6 @@ def _pillow_limit_at_least(max_pixels: int) -> Iterator[None]:
             yield
         finally:
             Image.MAX_IMAGE_PIXELS = saved
-
-
-def _exif_copy(image: Image.Image) -> Image.Exif:
-    """The image's EXIF as our own copy (Pillow's object belongs to the image), minus TIFF layout tags."""
-    exif = Image.Exif()
-    source = image.getexif()
-    if len(source):
-        exif.load(source.tobytes())
-    for tag in _TIFF_LAYOUT_TAGS & exif.keys():
-        del exif[tag]
-    return exif
 
 
 def _pixels(image: Image.Image, path: Path | None) -> tuple[np.ndarray, bool]:
@@ -265,15 +293,6 @@ def _cmyk_to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def _dpi(value: Any) -> tuple[float, float] | None:
-    """Pillow's "dpi" info as two positive floats (TIFF gives rationals, some JPEGs say 0 for unknown)."""
-    try:
-        x, y = (float(v) for v in value)
-    except (TypeError, ValueError):
-        return None
-    return (x, y) if x > 0 and y > 0 else None
-
-
 # ---------------------------------------------------------------------------------------------- saving
 
 
@@ -291,7 +310,7 @@ def picture_to_pil(picture: Picture) -> Image.Image:
     Pillow has no 16-bit mode for grey+alpha or colour, so those become 8-bit.
     """
     image = _pil_image(picture.pixels if picture.channels == 1 else _to_8bit(picture.pixels))
-    image.info.update(_metadata_options(picture.metadata, image.mode))
+    image.info.update(metadata_options(picture.metadata, image.mode))
     return image
 
 
@@ -331,7 +350,7 @@ def save_image(
             path,
         )
     image = _pil_image_for(picture, kind)
-    options = _metadata_options(picture.metadata, image.mode)
+    options = metadata_options(picture.metadata, image.mode)
     if kind == "WEBP":
         options.pop("dpi", None)  # WebP has nowhere to keep it
     options.update(_encoder_options(kind, quality, picture.metadata.exif))
@@ -399,18 +418,6 @@ def _on_white(pixels: np.ndarray) -> np.ndarray:
     return ((colour * alpha + 255 * (255 - alpha) + 127) // 255).astype(np.uint8)
 
 
-def _metadata_options(metadata: Metadata, mode: str) -> dict[str, object]:
-    options: dict[str, object] = {}
-    channels = Image.getmodebands(mode)
-    if metadata.icc_profile and _profile_fits(metadata.icc_profile, channels):
-        options["icc_profile"] = metadata.icc_profile
-    if metadata.exif:
-        options["exif"] = metadata.exif
-    if metadata.dpi:
-        options["dpi"] = metadata.dpi
-    return options
-
-
 def _encoder_options(kind: str, quality: int | None, exif: bytes | None) -> dict[str, object]:
     if kind == "JPEG":
         quality = quality or _DEFAULT_QUALITY[kind]
@@ -420,28 +427,8 @@ def _encoder_options(kind: str, quality: int | None, exif: bytes | None) -> dict
         quality = quality or _DEFAULT_QUALITY[kind]
         return {"quality": quality, "lossless": quality == 100}
     if kind == "TIFF":
-        return {"compression": _tiff_compression(exif)}
+        return {"compression": tiff_compression(exif)}
     return {}
-
-
-def _tiff_compression(exif: bytes | None) -> str | None:
-    """Deflate needs libtiff, and Pillow's libtiff path cannot write EXIF sub-directories (camera settings,
-    GPS): then the metadata wins and the TIFF is written uncompressed."""
-    if not features.check("libtiff"):
-        return None
-    tags = Image.Exif()
-    if exif:
-        tags.load(exif)
-    has_subdirectories = bool({ExifTags.IFD.Exif, ExifTags.IFD.GPSInfo} & tags.keys())
-    return None if has_subdirectories else "tiff_deflate"
-
-
-def _profile_fits(icc: bytes | None, channels: int) -> bool:
-    """Whether an ICC profile describes pixels like ours: bytes 16-20 of its header name its colour space,
-    and a grey profile on RGB (or an RGB, CMYK or Lab one on grey) makes files other programs reject."""
-    if not icc or len(icc) < 20:
-        return False
-    return icc[16:20] == (b"GRAY" if channels <= 2 else b"RGB ")
 
 
 def _mp(pixels: int) -> str:

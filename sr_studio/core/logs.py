@@ -29,3 +29,28 @@ def log_exception(error: BaseException) -> str:
         logger.removeHandler(handler)
         handler.close()
     return str(path)
+
+
+def send_warnings_to_log() -> None:
+    """Library warnings (Pillow's "Invalid APNG…", torch's deprecations) go to the log file instead of the
+    user's terminal, where they would read as errors with a source path; files' warnings are already notes."""
+    import warnings
+
+    def to_log(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: object = None,
+        line: str | None = None,
+    ) -> None:
+        text = warnings.formatwarning(message, category, filename, lineno, line)
+        try:
+            path = log_path()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a", encoding="utf-8") as log:
+                log.write(text)
+        except OSError:
+            pass
+
+    warnings.showwarning = to_log
