@@ -209,3 +209,20 @@ def test_load_image_turns_any_decoder_failure_into_one_image_error(tmp_path, mon
     monkeypatch.setattr(PngImagePlugin.PngImageFile, "load", surprising)
     with pytest.raises(ImageError, match=r"cannot decode: KeyError: 'tile' \(details in "):
         load_image(path)
+
+
+def test_the_wizards_scan_and_the_training_loader_skip_each_bad_file_with_a_reason(tmp_path):
+    from sr_studio.train.config import config_from_dict
+    from sr_studio.train.data import load_dataset, scan
+
+    expected = write_corpus(tmp_path / "corpus")
+    data = {"train": ["corpus"], "patch": 8, "val_share": 0.1}
+    config = config_from_dict({"task": "upscale", "data": data}, tmp_path, "test")
+    refused = {path.name for path, expectation in expected.items() if expectation == REFUSED}
+    summary = scan(config, min_side=8)
+    assert len(summary.usable) + len(summary.skipped) == len(expected)
+    assert refused <= {path.name for path, _ in summary.skipped}
+    dataset = load_dataset(config, min_side=8)
+    assert len(dataset.train) + len(dataset.val) + len(dataset.skipped) == len(expected)
+    assert refused <= {path.name for path, _ in dataset.skipped}
+    assert all(reason and "\n" not in reason for _, reason in dataset.skipped)

@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from warnings import catch_warnings, simplefilter
 
 import numpy as np
 import torch
@@ -20,6 +21,7 @@ from PIL import Image
 
 from sr_studio.core.errors import SRStudioError
 from sr_studio.core.images import DEFAULT_MAX_PIXELS, load_image
+from sr_studio.core.metadata import describe
 from sr_studio.core.metrics import downscale
 from sr_studio.train.config import RunConfig
 
@@ -145,6 +147,9 @@ def _decode_all(
         except SRStudioError as error:
             skipped.append((path, error.problem))
             continue
+        except Exception as error:  # one odd file never stops training: it is skipped, and says why
+            skipped.append((path, f"cannot use it: {error.__class__.__name__}: {describe(error)}"))
+            continue
         if min(image.shape[:2]) < min_side:
             skipped.append((path, f"{image.shape[1]}×{image.shape[0]} is smaller than {min_side} pixels"))
             continue
@@ -269,6 +274,13 @@ class ScanSummary:
         return sum(width * height for _, width, height in self.usable) / 1e6
 
 
+def _header_size(path: Path) -> tuple[int, int]:
+    with catch_warnings():
+        simplefilter("ignore")  # a header's warnings are the decode's to report, at training
+        with Image.open(path) as image:
+            return image.size
+
+
 def scan(config: RunConfig, *, min_side: int) -> ScanSummary:
     """Read only image headers (fast enough for a wizard page); decoding problems surface at training."""
     summary = ScanSummary()
@@ -279,10 +291,9 @@ def scan(config: RunConfig, *, min_side: int) -> ScanSummary:
         return summary
     for path in files:
         try:
-            with Image.open(path) as image:
-                width, height = image.size
-        except (OSError, SyntaxError, ValueError) as error:
-            summary.skipped.append((path, f"not a readable image ({str(error).splitlines()[0][:80]})"))
+            width, height = _header_size(path)
+        except Exception as error:  # whatever a header makes Pillow raise is that file's skip reason
+            summary.skipped.append((path, f"not a readable image ({describe(error)[:80]})"))
             continue
         factor = _prescale_for(config, path)
         width, height = width // factor, height // factor
