@@ -21,10 +21,10 @@ from sr_studio.core import paths
 from sr_studio.core.atomic import atomic_write, write_text_atomic
 from sr_studio.core.detect import detect_architecture, first_line, read_state_dict, state_dict_from_bytes
 from sr_studio.core.errors import ModelError
-from sr_studio.models import ARCHITECTURES, build
+from sr_studio.core.weights import build_network, load_weights, sha256_file
+from sr_studio.models import ARCHITECTURES
 
 if TYPE_CHECKING:
-    import torch
     from torch import nn
 
 CARD_FORMAT = 1
@@ -37,7 +37,6 @@ CARD_SUFFIX = ".json"
 PREFERRED_DEFAULTS = {"upscale": "srresnet-x4", "sample": "dcgan-emoji-64"}
 # Output range of samplers whose cards do not say otherwise (DCGAN ends in tanh).
 SAMPLER_RANGES = {"dcgan_generator": (-1.0, 1.0)}
-_HASH_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -250,6 +249,8 @@ class ModelLibrary:
         for card_path in sorted(folder.glob(f"*{CARD_SUFFIX}"), key=lambda p: p.stem):
             weights_path = card_path.with_suffix(WEIGHTS_SUFFIX)
             try:
+                if card_path.is_symlink() or weights_path.is_symlink():  # could point anywhere on disk
+                    raise ModelError("is a symbolic link: the library reads only its own files", card_path)
                 card = ModelCard.from_json(_read_text(card_path), card_path)
                 if card.name != card_path.stem:
                     raise ModelError(f"card names the model {card.name!r}, not its file name", card_path)
@@ -443,47 +444,6 @@ def save_model_files(
     except OSError as error:
         raise ModelError(f"cannot save model: {first_line(error)}", card_path) from None
     return ModelEntry(card, weights_path, card_path, builtin=False)
-
-
-def build_network(architecture: str, arguments: dict[str, Any], path: Path) -> nn.Module:
-    """The architecture built from card arguments; arguments it rejects are a ModelError naming `path`."""
-    try:
-        return build(architecture, **arguments)
-    except (TypeError, ValueError, KeyError) as error:
-        raise ModelError(f"cannot build {architecture} with {arguments}: {first_line(error)}", path) from None
-
-
-def load_weights(network: nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
-    """Strict-load `state`, checking every key and shape first so a misfit never half-loads."""
-    expected = network.state_dict()
-    missing = [key for key in expected if key not in state]
-    unexpected = [key for key in state if key not in expected]
-    mismatched = [
-        f"{key} {_shape(state[key])} (expected {_shape(value)})"
-        for key, value in expected.items()
-        if key in state and state[key].shape != value.shape
-    ]
-    problems = [
-        f"{label}: {', '.join(items[:3])}{' …' if len(items) > 3 else ''}"
-        for label, items in (("missing", missing), ("unexpected", unexpected), ("shape", mismatched))
-        if items
-    ]
-    if problems:
-        raise ModelError(f"weights do not fit {type(network).__name__} ({'; '.join(problems)})", path)
-    network.load_state_dict(state, strict=True)
-
-
-def _shape(tensor: torch.Tensor) -> str:
-    return "x".join(map(str, tensor.shape)) or "scalar"
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in chunks so large weights do not fill memory."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        while chunk := file.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _read_text(path: Path) -> str:
