@@ -242,6 +242,33 @@ def test_cancel_stops_a_running_upscale_and_the_window_stays_usable(qtbot, make_
     assert window.result.picture.width == 640
 
 
+@pytest.mark.parametrize("error", [RuntimeError("boom"), MemoryError(), KeyError("tile")])
+def test_any_worker_failure_is_one_line_and_the_window_stays_usable(
+    qtbot, make_window, photo, monkeypatch, error
+):
+    from sr_studio.ui import upscale_jobs
+
+    real = upscale_jobs.upscale_job
+
+    def failing(*args, **kwargs):
+        raise error
+        yield  # a generator, as the real job is
+
+    window = make_window()
+    open_picture(qtbot, window, photo)
+    choose(window.model_combo, "smooth-x2")
+    choose(window.device_combo, "cpu")
+    monkeypatch.setattr(upscale_jobs, "upscale_job", failing)
+    assert run(qtbot, window, window.upscale) == "failed"
+    message = window.statusBar().currentMessage()
+    assert message and "\n" not in message and "Traceback" not in message
+    assert not window.busy and window.upscale_action.isEnabled() and window.preview_action.isEnabled()
+
+    monkeypatch.setattr(upscale_jobs, "upscale_job", real)
+    assert run(qtbot, window, window.upscale) == "finished"
+    assert window.result.picture.width == 68
+
+
 def test_closing_the_window_cancels_the_running_upscale(qtbot, make_window, tmp_path):
     settings = Settings.from_file(tmp_path / "close.ini")
     settings.upscale_tile = "16"
