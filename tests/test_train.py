@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -263,6 +264,37 @@ def test_kill_9_then_resume_ends_exactly_where_an_uninterrupted_run_does(tmp_pat
     assert events[-1]["step"] == 24
     resumed = final_weights(Path(events[-1]["card"]))
     assert resumed.keys() == reference.keys()
+    for key in reference:
+        torch.testing.assert_close(resumed[key], reference[key], rtol=0, atol=0)
+
+
+def test_sigkill_at_random_steps_and_resumes_never_lose_or_corrupt_the_run(tmp_path, images, data_dir):
+    config = write_config(tmp_path, UPSCALE, output="out-a")
+    code, events = train(str(config), "--run-dir", str(tmp_path / "run-a"), env_dir=data_dir)
+    assert code == 0
+    reference = final_weights(Path(events[-1]["card"]))
+
+    config_b = write_config(tmp_path, UPSCALE, output="out-b", train__log_every=1)
+    run_b = tmp_path / "run-b"
+    env = {**os.environ, "SR_STUDIO_DATA_DIR": str(data_dir)}
+    resume = [sys.executable, "-m", "sr_studio.train", "--resume", str(run_b)]
+    targets = sorted(random.Random(7).sample(range(2, 24), 5))  # seeded, bounded: five kills
+    for attempt, target in enumerate(targets):
+        child = start_training(config_b, run_b, data_dir) if attempt == 0 else (
+            subprocess.Popen(resume, stdout=subprocess.PIPE, text=True, env=env)
+        )  # fmt: skip
+        for line in child.stdout:
+            event = json.loads(line)
+            if event["event"] == "step" and event["step"] >= target:
+                child.kill()
+                break
+        child.wait(timeout=60)
+        child.stdout.close()
+        assert child.returncode == -signal.SIGKILL, target
+
+    code, events = train("--resume", str(run_b), env_dir=data_dir)
+    assert code == 0, events
+    resumed = final_weights(Path(events[-1]["card"]))
     for key in reference:
         torch.testing.assert_close(resumed[key], reference[key], rtol=0, atol=0)
 
