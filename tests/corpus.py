@@ -192,13 +192,13 @@ def _names() -> dict[str, tuple[bytes, str]]:
 
 def _refused() -> dict[str, tuple[bytes, str]]:
     rng = np.random.default_rng(9)
-    files = {f"empty.{ext}": (b"", REFUSED) for ext in ("png", "jpg")}
+    files = {f"empty-{ext}.{ext}": (b"", REFUSED) for ext in ("png", "jpg")}
     files["text.png"] = (b"this is not a picture\n" * 3, REFUSED)
     for ext in ("jpg", "tif", "gif", "webp", "bmp"):
-        files[f"random.{ext}"] = (rng.integers(0, 256, 600, dtype=np.uint8).tobytes(), REFUSED)
-    files["bomb.png"] = (png_bomb(), REFUSED)
-    files["bomb.gif"] = (gif_bomb(), REFUSED)
-    files["bomb.tif"] = (tiff_bomb(), REFUSED)
+        files[f"random-{ext}.{ext}"] = (rng.integers(0, 256, 600, dtype=np.uint8).tobytes(), REFUSED)
+    files["bomb-png.png"] = (png_bomb(), REFUSED)
+    files["bomb-gif.gif"] = (gif_bomb(), REFUSED)
+    files["bomb-tif.tif"] = (tiff_bomb(), REFUSED)
     return files
 
 
@@ -207,8 +207,8 @@ def truncations(cuts: tuple[float, ...] = (0.02, 0.1, 0.25, 0.5, 0.75, 0.9, 0.98
     files = {}
     for ext, data in valid_files().items():
         for cut in cuts:
-            files[f"cut-{int(cut * 100):02d}.{ext}"] = data[: max(1, int(len(data) * cut))]
-        files[f"cut-last-byte.{ext}"] = data[:-1]
+            files[f"cut-{ext}-{int(cut * 100):02d}.{ext}"] = data[: max(1, int(len(data) * cut))]
+        files[f"cut-{ext}-last-byte.{ext}"] = data[:-1]
     return files
 
 
