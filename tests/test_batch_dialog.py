@@ -144,7 +144,9 @@ def test_the_fields_make_the_request_pattern_format_and_quality(qtbot, library, 
 
     request = dialog.request()
     assert (request.options.format, request.options.quality, request.options.overwrite) == ("jpg", 70, False)
-    assert request.device == "cpu"
+    assert request.device == "cpu" and request.ensemble is False
+    dialog.ensemble_check.setChecked(True)
+    assert dialog.request().ensemble is True
     run_to_end(qtbot, dialog)
     assert sorted(path.name for path in (tmp_path / "chosen").iterdir()) == [
         "a-smooth-x2.jpg",

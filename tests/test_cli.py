@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -212,3 +213,14 @@ def test_sr_studio_entry_point_runs(tmp_path: Path):
         [sys.executable, "-m", "sr_studio", "--version"], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0 and result.stdout.startswith("sr-studio ")
+
+
+def test_ensemble_flag_reaches_the_engine_and_the_json(library, photo, tmp_path, capsys):
+    args = ["upscale", photo, "-o", tmp_path / "e.png", "--model", "tiny-x2", "--device", "cpu", "--json"]
+    code, out, _ = cli(capsys, *args, "--ensemble")
+    assert code == 0 and json.loads(out)["ensemble"] is True
+    code, out, _ = cli(capsys, *[a if a != tmp_path / "e.png" else tmp_path / "p.png" for a in args])
+    assert code == 0 and json.loads(out)["ensemble"] is False
+    assert not np.array_equal(
+        np.asarray(Image.open(tmp_path / "e.png")), np.asarray(Image.open(tmp_path / "p.png"))
+    )

@@ -214,6 +214,21 @@ def test_upscale_shows_exactly_the_core_result(qtbot, make_window, library, phot
     assert window.save_action.isEnabled()
 
 
+def test_max_quality_upscales_with_the_self_ensemble_and_is_remembered(
+    qtbot, make_window, library, photo, settings_file
+):
+    window = make_window()
+    open_picture(qtbot, window, photo)
+    choose(window.model_combo, "tiny-x2")
+    choose(window.device_combo, "cpu")
+    window.upscale_tab.ensemble_action.trigger()
+    assert run(qtbot, window, window.upscale) == "finished"
+    expected = upscale(load_image(photo), library.load("tiny-x2"), device="cpu", ensemble=True)
+    np.testing.assert_array_equal(window.result.picture.pixels, expected.picture.pixels)
+    assert window.result.ensemble and "max quality" in window.run_label.text()
+    assert Settings.from_file(settings_file).upscale_ensemble is True
+
+
 def test_cancel_stops_a_running_upscale_and_the_window_stays_usable(qtbot, make_window, tmp_path):
     settings = Settings.from_file(tmp_path / "cancel.ini")
     settings.upscale_tile = "16"  # hundreds of tiles: the job is still running when the cancel arrives

@@ -20,6 +20,7 @@ CHANGED = {
     "scale_filter": 4,
     "device": "cuda:1",
     "upscale_tile": "128",
+    "upscale_ensemble": True,
     "smooth_before": False,
     "view_mode": "side_by_side",
 }

@@ -113,3 +113,27 @@ def test_parse_tile(value, expected):
 def test_parse_tile_refuses(value):
     with pytest.raises(SRStudioError):
         parse_tile(value)
+
+
+def test_self_ensemble_is_the_mean_of_the_eight_undone_transforms_and_tiles_exactly(library):
+    model = library.load("tiny-x2")
+    pixels = textured(40, 30, seed=5)
+    ensembled = upscale(Picture(pixels), model, device="cpu", precision="fp32", tile=None, ensemble=True)
+    assert ensembled.ensemble is True
+    rgb = pixels.astype(np.float32) / 255
+    outputs = []
+    for turns in range(4):
+        for mirrored in (False, True):
+            view = np.rot90(rgb, turns)
+            view = view[:, ::-1] if mirrored else view
+            out = reference(model, np.ascontiguousarray(view))
+            out = out[:, ::-1] if mirrored else out
+            outputs.append(np.rot90(out, -turns))
+    expected = np.clip(np.mean(outputs, axis=0) * 255 + 0.5, 0, 255).astype(np.uint8)
+    assert np.abs(ensembled.picture.pixels.astype(int) - expected.astype(int)).max() <= 1
+    plain = upscale(Picture(pixels), model, device="cpu", precision="fp32", tile=None)
+    assert not np.array_equal(
+        plain.picture.pixels, ensembled.picture.pixels
+    )  # a random net is not equivariant
+    tiled = upscale(Picture(pixels), model, device="cpu", precision="fp32", tile=16, ensemble=True)
+    np.testing.assert_array_equal(tiled.picture.pixels, ensembled.picture.pixels)

@@ -210,12 +210,30 @@ def to_pixels(values: torch.Tensor, dtype: np.dtype) -> np.ndarray:
     return values.permute(1, 2, 0).cpu().numpy().astype(dtype, copy=False)
 
 
-def _run_tile(network: nn.Module, source: torch.Tensor, t: Tile, scale: int, out: np.ndarray) -> np.ndarray:
+def self_ensemble(network: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+    """The mean of the network's outputs over the 8 flips and rotations of `batch`, each undone (Lim et al.
+    2017, EDSR+): about 8× the work for a cleaner, slightly more faithful result. Exact per tile, so tiled
+    output still equals whole-image output."""
+    total = None
+    for turns in range(4):
+        for mirrored in (False, True):
+            view = torch.rot90(batch, turns, dims=(2, 3))
+            view = view.flip(3) if mirrored else view
+            result = network(view.contiguous(memory_format=torch.channels_last)).float()
+            result = result.flip(3) if mirrored else result
+            result = torch.rot90(result, -turns, dims=(2, 3))
+            total = result if total is None else total.add_(result)
+    return total / 8
+
+
+def _run_tile(
+    network: nn.Module, source: torch.Tensor, t: Tile, scale: int, out: np.ndarray, ensemble: bool
+) -> np.ndarray:
     """The tile's padded region through the network; its core back as pixels ready for `out`."""
     batch = source[..., t.py0 : t.py1, t.px0 : t.px1].contiguous(memory_format=torch.channels_last)
     exact = without_tf32() if batch.is_cuda and batch.dtype == torch.float32 else contextlib.nullcontext()
     with exact, torch.inference_mode():
-        result = network(batch)
+        result = self_ensemble(network, batch) if ensemble else network(batch)
         top, left = (t.y0 - t.py0) * scale, (t.x0 - t.px0) * scale
         core = result[0, :, top : top + (t.y1 - t.y0) * scale, left : left + (t.x1 - t.x0) * scale].float()
         if out.shape[2] == 1:  # a grey target keeps the mean of the three equal-input channels
@@ -235,12 +253,14 @@ def run_tiled(
     tile: int | None,
     cancel: CancelToken | None = None,
     stage: str = "tiles",
+    ensemble: bool = False,
 ) -> Generator[Progress, None, int | None]:
     """Upscale `image` (H×W×3 float32 in [0, 1]) into `out` (sH×sW×3, or ×1 for grey) tile by tile.
 
     Returns the tile size finally used. `out` may be a view into a larger array (the colour or alpha
     channels of a picture) of float or integer type; integer targets are quantised as tiles arrive.
-    `network` must already be prepared for `device` and `precision`. On an out-of-memory error the tile
+    `network` must already be prepared for `device` and `precision`; `ensemble` averages each tile over
+    its 8 flips and rotations (`self_ensemble`). On an out-of-memory error the tile
     is halved and the cores not yet written are redone with the smaller tiles; nothing finished is lost.
     """
     height, width = image.shape[:2]
@@ -256,7 +276,7 @@ def run_tiled(
                 check_cancel(cancel)
                 with cancel_between_layers(network, cancel):
                     out[t.y0 * scale : t.y1 * scale, t.x0 * scale : t.x1 * scale] = _run_tile(
-                        network, source, t, scale, out
+                        network, source, t, scale, out, ensemble
                     )
                 finished[t.y0 : t.y1, t.x0 : t.x1] = True
                 eta = clock.advance(t.padded_area)

@@ -45,7 +45,7 @@ from sr_studio.core.errors import SRStudioError, UsageError
 from sr_studio.core.jobs import Progress
 from sr_studio.ui import workers
 from sr_studio.ui.batch_progress import BatchProgress
-from sr_studio.ui.common import ERROR_STYLE, list_devices
+from sr_studio.ui.common import ENSEMBLE_TIP, ERROR_STYLE, list_devices
 
 if TYPE_CHECKING:
     from sr_studio.core.library import ModelEntry, ModelLibrary
@@ -133,6 +133,8 @@ class BatchDialog(QDialog):
         self.device_combo = QComboBox()
         self.overwrite_check = QCheckBox("Overwrite existing outputs")
         self.overwrite_check.setToolTip("Off: outputs that already exist are skipped, so re-runs resume")
+        self.ensemble_check = QCheckBox("Max quality (about 8× slower)")
+        self.ensemble_check.setToolTip(ENSEMBLE_TIP)
 
         self.settings_box = QWidget()
         form = QFormLayout(self.settings_box)
@@ -146,6 +148,7 @@ class BatchDialog(QDialog):
         form.addRow("Format:", _row(self.format_combo, self.quality_spin))
         form.addRow("Model:", self.model_combo)
         form.addRow("Device:", self.device_combo)
+        form.addRow("", self.ensemble_check)
         form.addRow("", self.overwrite_check)
         self._form = form
 
@@ -269,6 +272,7 @@ class BatchDialog(QDialog):
             model=entry,
             device=self.device_combo.currentData(),
             recursive=self.recursive_check.isChecked(),
+            ensemble=self.ensemble_check.isChecked(),
         )
 
     # --- reacting to edits --------------------------------------------------------------------------

@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from sr_studio.core.library import LoadedModel, ModelLibrary
 
 ERROR_STYLE = "color: #c62828;"  # a one-line problem shown inline, next to what caused it
+ENSEMBLE_TIP = (
+    "Self-ensemble: upscale the 8 flips and rotations of the picture and average them "
+    "(about 8× the time; a little more faithful, fewer artefacts)"
+)
 
 
 class ModelCache:

@@ -145,6 +145,7 @@ class Settings:
     scale_filter = Option[int]("upscale/scale_filter", int, 0, lambda v: v >= 0)  # 0: every scale
     device = Option[str]("upscale/device", str, "auto", bool)
     upscale_tile = Option[str]("upscale/tile", str, "auto", _valid_tile)  # "auto", "none" or pixels
+    upscale_ensemble = Option[bool]("upscale/ensemble", bool, False)  # "Max quality": self-ensemble
     smooth_before = Option[bool]("view/smooth_before", bool, True)
     view_mode = Option[str]("view/mode", str, "split", lambda v: v in VIEW_MODES)
     _recent = Option[list]("recent/files", list, [])

@@ -21,7 +21,7 @@ from sr_studio.core.errors import SRStudioError
 from sr_studio.core.images import Picture
 from sr_studio.core.upscale import UpscaleResult, parse_tile
 from sr_studio.ui import workers
-from sr_studio.ui.common import ModelCache, make_action
+from sr_studio.ui.common import ENSEMBLE_TIP, ModelCache, make_action
 from sr_studio.ui.job_status import JobStatus
 from sr_studio.ui.qimage import picture_to_qimage
 from sr_studio.ui.save_dialog import (
@@ -101,6 +101,8 @@ class UpscaleTab(QWidget):
         )
         self.upscale_action = action("Upscale", self.upscale, "Ctrl+Return", "Upscale the whole picture")
         self.cancel_action = action("Cancel", self.cancel, "Esc", "Stop the running job")
+        self.ensemble_action = action("Max quality", self._set_ensemble, tip=ENSEMBLE_TIP)
+        self.ensemble_action.setCheckable(True)
         self.fit_action = action("Fit", self._fit, "Ctrl+0", "Show the whole picture")
         self.actual_action = action("1:1", self._actual_size, "Ctrl+1", "One output pixel per screen pixel")
         self.before_only_action = action(
@@ -116,7 +118,7 @@ class UpscaleTab(QWidget):
         self.toolbar = UpscaleToolbar(
             self.library,
             self.settings,
-            run_actions=(self.preview_action, self.upscale_action, self.cancel_action),
+            run_actions=(self.preview_action, self.upscale_action, self.ensemble_action, self.cancel_action),
             view_actions=(self.smooth_action, self.side_by_side_action, self.fit_action, self.actual_action),
         )
         self.toolbar.modelChanged.connect(self._model_changed)
@@ -136,6 +138,7 @@ class UpscaleTab(QWidget):
         settings = self.settings
         self.toolbar.restore()
         self.smooth_action.setChecked(settings.smooth_before)
+        self.ensemble_action.setChecked(settings.upscale_ensemble)
         self.view.set_smooth_before(settings.smooth_before)
         self.side_by_side_action.setChecked(settings.view_mode == "side_by_side")
         self.view.set_mode(settings.view_mode)
@@ -213,7 +216,11 @@ class UpscaleTab(QWidget):
     # ---------------------------------------------------------------------------------------- upscaling
 
     def _options(self) -> dict[str, Any]:
-        return {"device": self.current_device(), "tile": parse_tile(self.settings.upscale_tile)}
+        return {
+            "device": self.current_device(),
+            "tile": parse_tile(self.settings.upscale_tile),
+            "ensemble": self.settings.upscale_ensemble,
+        }
 
     def _ready(self) -> tuple[Opened, str] | None:
         """The picture and model an upscale would use, or None (with a message) if one is missing."""
@@ -292,7 +299,8 @@ class UpscaleTab(QWidget):
 
     def _show_result_info(self, result: UpscaleResult, extra: str = "") -> None:
         self.run_label.setText(
-            f"{result.model} · {result.device} · {result.precision} · {result.seconds:.1f} s"
+            f"{result.model}{' (max quality)' if result.ensemble else ''} · {result.device} · "
+            f"{result.precision} · {result.seconds:.1f} s"
         )
         message = f"Upscaled ×{result.scale} with {result.model} in {result.seconds:.1f} s"
         self.statusMessage.emit(f"{message} ({extra})" if extra else message, 8000)
@@ -398,6 +406,9 @@ class UpscaleTab(QWidget):
 
     def _toggle_before_after(self) -> None:
         self.view.toggle_before_after()
+
+    def _set_ensemble(self, ensemble: bool) -> None:
+        self.settings.upscale_ensemble = ensemble
 
     def _set_smooth(self, smooth: bool) -> None:
         self.view.set_smooth_before(smooth)
