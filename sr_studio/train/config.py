@@ -56,7 +56,8 @@ class TrainConfig:
     loss: str = "l1"  # l1 | mse (upscale content loss)
     pixel: float = 1.0  # weight of that pixel loss; SRGAN fine-tunes keep it small so it cannot re-blur
     adversarial: float = 0.0  # SRGAN: weight of the adversarial term (1e-3 in the paper); 0 trains for PSNR
-    perceptual: float = 0.0  # weight of the random-weight conv feature loss (Liu et al. 2021)
+    perceptual: float = 0.0  # weight of the perceptual feature loss
+    perceptual_loss: str = "random"  # stlpips-vgg (trained for perception) | random (Liu et al. 2021)
     feature_matching: float = 0.0  # weight of the discriminator feature-matching loss
     d_lr: float | None = None  # discriminator learning rate (default: lr)
     beta1: float = 0.9
@@ -149,6 +150,10 @@ def _check(config: RunConfig, source: str) -> None:
         (train.lr <= 0, "train.lr must be positive"),
         (train.schedule not in ("cosine", "step", "constant"), "train.schedule: cosine, step or constant"),
         (train.loss not in ("l1", "mse"), "train.loss must be l1 or mse"),
+        (
+            train.perceptual_loss not in ("stlpips-vgg", "random"),
+            "train.perceptual_loss must be stlpips-vgg or random",
+        ),
         (not 0 <= train.ema < 1, "train.ema must be in [0, 1)"),
         (not 0 <= data.val_share < 1, "data.val_share must be in [0, 1)"),
         (data.patch < 8, "data.patch must be at least 8 pixels"),

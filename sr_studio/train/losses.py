@@ -131,3 +131,25 @@ def discriminate_with_features(discriminator: nn.Module, x: torch.Tensor) -> tup
         if isinstance(layer, nn.LeakyReLU):
             features.append(x)
     return discriminator.classifier(discriminator.pool(x)).squeeze(1), features
+
+
+PERCEPTUAL_LOSSES = ("stlpips-vgg", "random")
+
+
+class STLPIPSLoss(nn.Module):
+    """The batch mean of ST-LPIPS's VGG distance: features trained for human perceptual similarity, the
+    offline stand-in for the ImageNet VGG of SRGAN and ESRGAN (needs the `stlpips-pytorch` weights)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from sr_studio.train.stlpips import STLPIPS
+
+        self.metric = STLPIPS("vgg")
+
+    def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return self.metric(output, target).mean()
+
+
+def perceptual_loss(kind: str, seed: int) -> nn.Module:
+    """The feature loss of an SRGAN fine-tune, by its config name."""
+    return STLPIPSLoss() if kind == "stlpips-vgg" else RandomPerceptualLoss(seed)

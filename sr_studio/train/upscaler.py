@@ -52,7 +52,9 @@ class UpscaleTrainer:
         )
         self.average = WeightAverage(self.network, train.ema) if train.ema else None
         self.sampler = PatchSampler(dataset.train, config.data.patch, self.scale, config.data.degrade)
-        self.perceptual = losses.RandomPerceptualLoss(config.seed).to(device) if train.perceptual else None
+        self.perceptual = None
+        if train.perceptual:
+            self.perceptual = losses.perceptual_loss(train.perceptual_loss, config.seed).to(device)
         self.discriminator = None
         if train.adversarial or train.feature_matching:
             self.discriminator = build("srgan_discriminator").to(device)
