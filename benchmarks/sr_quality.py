@@ -17,7 +17,10 @@ Throughput is the median over images of output megapixels per second of upscalin
 excluded); time is the row's total upscaling time. The periodic artefact index (sr_studio/core/metrics.py:
 the 16 phases of a 4-pixel grid in the luma's high-pass, ≈ 1 without a grid) is the median over images,
 printed beside the HR originals' own; a GAN-trained model should stay within 2× the originals'.
-The machine is named in the output, with what else was using the CPU, because shared machines are noisy.
+ST-LPIPS (shift-tolerant LPIPS, VGG and AlexNet trunks; lower is better; the `perceptual` extra) is the mean
+over images on the central 256×256 HR crop; the SRGAN loss uses the VGG one, so AlexNet's is the one no
+model was trained on. The machine is named in the output, with what else was using the CPU, because shared
+machines are noisy.
 On a busy machine `--threads 1` can run DAT-light many times faster than two threads, whose OpenMP
 workers wait for each other whenever one is descheduled.
 """
@@ -67,6 +70,7 @@ class Row:
     ssim: list[float] = field(default_factory=list)
     rates: list[float] = field(default_factory=list)  # output MP/s per image
     artefacts: list[float] = field(default_factory=list)  # periodic artefact index per image
+    perceptual: dict[str, list[float]] = field(default_factory=dict)  # ST-LPIPS per trunk per image
     seconds: float = 0.0
 
     def add(self, result: np.ndarray, hr: np.ndarray, scale: int, seconds: float) -> None:
@@ -76,6 +80,8 @@ class Row:
         self.ssim.append(ssim_y(output, reference, scale))
         self.rates.append(result.shape[0] * result.shape[1] / 1e6 / seconds)
         self.artefacts.append(periodic_artefact_index(output))
+        for net, distance in perceptual_distances(result, hr).items():
+            self.perceptual.setdefault(net, []).append(distance)
         self.seconds += seconds
 
     def summary(self) -> dict[str, Any]:
@@ -89,8 +95,38 @@ class Row:
             "ssim": statistics.fmean(self.ssim),
             "out_mp_per_s": statistics.median(self.rates),
             "artefact_index": statistics.median(self.artefacts),
+            **{f"stlpips_{net}": statistics.fmean(values) for net, values in self.perceptual.items()},
             "seconds": self.seconds,
         }
+
+
+PERCEPTUAL_CROP = 256  # HR pixels a side: ST-LPIPS's VGG on whole photos would take minutes per image
+_METRICS: dict[str, Any] = {}
+
+
+def perceptual_distances(result: np.ndarray, hr: np.ndarray) -> dict[str, float]:
+    """ST-LPIPS (VGG and AlexNet; lower is better) on the central crop of the output and the original,
+    when the weights are installed (the `perceptual` extra)."""
+    from sr_studio.core.errors import ModelError
+    from sr_studio.train.stlpips import STLPIPS
+
+    if not _METRICS:
+        try:
+            _METRICS.update({net: STLPIPS(net) for net in ("vgg", "alex")})
+        except ModelError as error:
+            print(f"ST-LPIPS skipped: {error}", file=sys.stderr)
+            _METRICS["none"] = None
+    if "none" in _METRICS:
+        return {}
+    side = min(PERCEPTUAL_CROP, *hr.shape[:2])
+    top, left = (hr.shape[0] - side) // 2, (hr.shape[1] - side) // 2
+
+    def tensor(pixels: np.ndarray) -> torch.Tensor:
+        crop = pixels[top : top + side, left : left + side]
+        return torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1)[None].float() / 255
+
+    with torch.inference_mode():
+        return {net: float(metric(tensor(result), tensor(hr))) for net, metric in _METRICS.items()}
 
 
 def val_files(val_list: Path, limit: int | None) -> list[Path]:
@@ -189,9 +225,9 @@ def run_model(model: LoadedModel, lr: np.ndarray, row: Row, ensemble: bool = Fal
 
 def markdown_table(summaries: list[dict[str, Any]]) -> str:
     lines = [
-        "| model | scale | params | Y-PSNR dB | SSIM | Δ bicubic dB | Δ DAT-light dB | artefact index "
-        "| out MP/s | time s |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| model | scale | params | Y-PSNR dB | SSIM | ST-LPIPS VGG | ST-LPIPS Alex | Δ bicubic dB "
+        "| Δ DAT-light dB | artefact index | out MP/s | time s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in summaries:
         same_scale = {t["model"]: t for t in summaries if t["scale"] == s["scale"]}
@@ -200,10 +236,15 @@ def markdown_table(summaries: list[dict[str, Any]]) -> str:
         params = "—" if s["parameters"] is None else f"{s['parameters'] / 1e6:.2f} M"
         lines.append(
             f"| {s['model']} | ×{s['scale']} | {params} | {s['psnr']:.2f} | {s['ssim']:.4f} "
+            f"| {_optional(s, 'stlpips_vgg')} | {_optional(s, 'stlpips_alex')} "
             f"| {s['psnr'] - same_scale[BICUBIC]['psnr']:+.2f} | {vs_dat} | {s['artefact_index']:.2f} "
             f"| {s['out_mp_per_s']:.3f} | {s['seconds']:.1f} |"
         )
     return "\n".join(lines)
+
+
+def _optional(summary: dict[str, Any], key: str) -> str:
+    return f"{summary[key]:.4f}" if key in summary else "n/a"
 
 
 def hr_artefacts(per_image: list[dict]) -> dict[int, float]:
