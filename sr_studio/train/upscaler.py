@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from sr_studio.core.metrics import bicubic_upscale, downscale, psnr_y, ssim_y
+from sr_studio.core.metrics import bicubic_upscale, downscale, periodic_artefact_index, psnr_y, ssim_y
 from sr_studio.models import build
 from sr_studio.train import losses
 from sr_studio.train.common import WeightAverage, autocast, base_state, lr_at, set_lr, warm_start
@@ -135,7 +135,7 @@ class UpscaleTrainer:
     def _measure(
         self, network: nn.Module | None, pairs: list[tuple[torch.Tensor, np.ndarray]]
     ) -> dict[str, float]:
-        psnrs, ssims = [], []
+        psnrs, ssims, artefacts = [], [], []
         if network is not None:
             network.eval().to(self.device)
         for lr, hr in pairs:
@@ -147,7 +147,12 @@ class UpscaleTrainer:
             result = np.round(result * 255) / 255  # what a saved 8-bit image would hold
             psnrs.append(psnr_y(result, hr, self.scale))
             ssims.append(ssim_y(result, hr, self.scale))
-        return {"psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims))}
+            artefacts.append(periodic_artefact_index(result))  # a perceptual loss can paint a grid
+        return {
+            "psnr": float(np.mean(psnrs)),
+            "ssim": float(np.mean(ssims)),
+            "artefact_index": float(np.median(artefacts)),
+        }
 
     def baseline(self, limit: int) -> dict[str, Any]:
         """Bicubic's and the base model's numbers on the same validation images (computed once per size)."""
@@ -159,6 +164,9 @@ class UpscaleTrainer:
             if self.base_network is not None and getattr(self.base_network, "scale", None) == self.scale:
                 self._base[len(pairs)] = self._measure(self.base_network, pairs)
         numbers: dict[str, Any] = {"images": len(pairs), "bicubic": self._bicubic[len(pairs)]}
+        numbers["original"] = {  # the yardstick for the model's artefact index
+            "artefact_index": float(np.median([periodic_artefact_index(hr) for _, hr in pairs]))
+        }
         if len(pairs) in self._base:
             numbers["base"] = self._base[len(pairs)]
         return numbers
