@@ -58,6 +58,12 @@ class Run:
     final: dict[str, Any] | None = None  # the final evaluation's event (step, metrics, best_step)
     seconds: float = 0.0
     sessions: int = 0
+    lineage: list[dict[str, Any]] = field(default_factory=list)  # earlier segments this run continues
+
+    @property
+    def offset(self) -> int:
+        """Steps trained before this run: its curve starts there, so a model's curve spans its segments."""
+        return sum(int(segment.get("steps") or 0) for segment in self.lineage)
 
     def previews(self) -> dict[int, Path]:
         """The preview sheets of the evaluations that count, by step."""
@@ -81,6 +87,7 @@ def read_run(folder: Path) -> Run:
                 run.seconds += session_end - session_start
             session_start, run.sessions = event["time"], run.sessions + 1
             run.name, run.task, run.steps = event["name"], event["task"], event["steps"]
+            run.lineage = event.get("lineage", run.lineage)
             setup = f"{event['device']} / {event['precision']}"
             run.setups += [setup] if setup not in run.setups else []
             run.losses = {s: e for s, e in run.losses.items() if s <= step}
@@ -117,20 +124,26 @@ def render_curves(run: Run, path: Path) -> None:
             continue  # the total's only part: the same line
         kept = [(s, v) for s, v in zip(steps, values, strict=True) if v is not None and v > 0]  # log axis
         for (step, _), value in zip(kept, running_mean([v for _, v in kept], half), strict=True):
-            loss_plot.add_point(label, step, value)
+            loss_plot.add_point(label, run.offset + step, value)
     key, title, references = EVAL_PANELS[run.task]
     eval_plot = CurvePlot(f"{title}, periodic evaluations", log_y=key == "frechet")
     for step, metrics in sorted(run.evals.items()):  # references: their latest periodic value
         images = f"({metrics.get('images')} images)"
         if key in metrics.get("model", {}):
-            eval_plot.add_point(f"model {images}", step, metrics["model"][key])
+            eval_plot.add_point(f"model {images}", run.offset + step, metrics["model"][key])
         for name, label in references:
             if key in metrics.get(name, {}):
                 eval_plot.set_reference(f"{label} {images}", metrics[name][key])
+    done = 0
+    for segment in run.lineage:  # their logs are gone with their run folders; their cards keep the end
+        done += int(segment.get("steps") or 0)
+        value = (segment.get("val_after") or {}).get(key)
+        if value is not None:
+            eval_plot.add_point(f"earlier segments' end ({segment.get('val_images')} images)", done, value)
     widget = QWidget()
     layout = QHBoxLayout(widget)
     for plot in (loss_plot, eval_plot):
-        plot.set_x_range(run.steps)
+        plot.set_x_range(run.offset + run.steps)
         layout.addWidget(plot)
     widget.resize(*CURVES_SIZE)
     layout.activate()
@@ -193,6 +206,11 @@ def markdown(run: Run) -> str:
     rate = f"{statistics.harmonic_mean(rates):.3f} it/s mean" if rates else "no rate logged"
     minutes, seconds = divmod(round(run.seconds), 60)
     last = max(run.losses, default=0)
+    if run.lineage:
+        lines.append(
+            f"\nThis run continues {len(run.lineage)} earlier segment(s) of {run.offset} steps; "
+            "its steps are counted from there in the curves."
+        )
     lines.append(
         f"\n{last} of {run.steps} steps, wall time {minutes // 60} h {minutes % 60:02d} min {seconds:02d} s "
         f"over {run.sessions} session(s), {rate}, {', '.join(run.setups)}."
@@ -205,10 +223,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--out", type=Path, default=Path("training/reports"))
     parser.add_argument("--markdown", type=Path, help="write the Markdown block here instead of stdout")
+    parser.add_argument(
+        "--lineage-card",
+        type=Path,
+        help="a run from before starts logged their lineage: take the earlier segments from this card",
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     _app = QApplication.instance() or QApplication([])  # alive while the curves are painted
     run = read_run(args.run_dir)
+    if args.lineage_card and not run.lineage:
+        run.lineage = json.loads(args.lineage_card.read_text(encoding="utf-8"))["extra"]["segments"][:-1]
     args.out.mkdir(parents=True, exist_ok=True)
     curves = args.out / f"{run.name}-curves.png"
     render_curves(run, curves)

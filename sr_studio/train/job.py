@@ -178,6 +178,7 @@ class Run:
             warnings=dataset.warnings,
             base=trainer.base_name,
             resumed=resuming,
+            lineage=state["lineage"],  # the earlier segments this run continues (reports draw them)
         )
         limit, steps = config.data.eval_images, config.train.steps
         if state["step"] == 0:
