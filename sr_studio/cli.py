@@ -1,20 +1,23 @@
 """The `sr-studio` command: no arguments or a file opens the app; subcommands drive the same core.
 
 Everything heavy is imported inside the command that needs it, so `sr-studio --help` never loads torch.
-Exit codes: 0 all done, 1 some inputs failed (or a file/model problem), 2 usage error, 130 cancelled.
+Exit codes: 0 all done, 1 some inputs failed (or a file/model problem), 2 usage error, 130 cancelled,
+141 stdout closed early (`| head`), as for a tool killed by SIGPIPE.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sr_studio import __version__
-from sr_studio.core.errors import Cancelled, SRStudioError, UsageError
+from sr_studio.core.errors import Cancelled, ModelError, SRStudioError, UsageError
 from sr_studio.core.logs import send_warnings_to_log
 
 if TYPE_CHECKING:
@@ -24,7 +27,7 @@ if TYPE_CHECKING:
     from sr_studio.core.library import ModelEntry, ModelLibrary
 
 COMMANDS = ("upscale", "models", "sample", "train")
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED, EXIT_BROKEN_PIPE = 0, 1, 2, 130, 141
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,7 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _pick_model(library: ModelLibrary, name: str | None, task: str, scale: int | None = None) -> ModelEntry:
     if name:
-        entry = library.find(name)
+        try:
+            entry = library.find(name)
+        except ModelError as error:  # a broken card or weights file names its file; a mistyped name does not
+            if error.path is not None:
+                raise
+            raise UsageError(error.problem) from None
         if entry.card.task != task:
             raise UsageError(f"model {name!r} is a {entry.card.task} model, not a {task} model")
         if scale is not None and entry.card.scale != scale:
@@ -289,21 +297,40 @@ def _log_internal_error(error: BaseException) -> str:
     return log_exception(error)
 
 
+def _open_app(arguments: list[str]) -> int:
+    """Open the app on `arguments` (files and folders); a first argument that is not a path is a mistyped
+    command, not a file to open."""
+    if arguments and not Path(arguments[0]).exists():
+        close = difflib.get_close_matches(arguments[0], COMMANDS, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"commands: {', '.join(COMMANDS)}"
+        raise UsageError(f"{arguments[0]!r} is neither a command nor an existing file ({hint})")
+    from sr_studio.ui.launch import run_gui
+
+    return run_gui(arguments)
+
+
+def _drop_stdout() -> None:
+    """Whoever read our stdout has gone (`| head`): what is still buffered goes nowhere, so that Python's
+    own flush at exit does not fail on it too."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
-    if not arguments or (arguments[0] not in COMMANDS and not arguments[0].startswith("-")):
-        from sr_studio.ui.launch import run_gui
-
-        return run_gui(arguments)
-    if arguments[0] == "train":  # the training job speaks its own JSON-lines protocol
+    if arguments and arguments[0] == "train":  # the training job speaks its own JSON-lines protocol
         from sr_studio.train.cli import run
 
         return run(arguments[1:])
-    args = build_parser().parse_args(arguments)
-    send_warnings_to_log()
-    handler = {"upscale": cmd_upscale, "models": cmd_models, "sample": cmd_sample}[args.command]
     try:
-        return handler(args)
+        if not arguments or (arguments[0] not in COMMANDS and not arguments[0].startswith("-")):
+            return _open_app(arguments)
+        args = build_parser().parse_args(arguments)
+        send_warnings_to_log()
+        handler = {"upscale": cmd_upscale, "models": cmd_models, "sample": cmd_sample}[args.command]
+        code = handler(args)
+        sys.stdout.flush()  # a reader that has gone is met here, not in Python's flush at exit
+        return code
     except UsageError as error:
         print(f"sr-studio: error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -313,6 +340,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (Cancelled, KeyboardInterrupt):
         print("sr-studio: cancelled", file=sys.stderr)
         return EXIT_CANCELLED
+    except BrokenPipeError:
+        _drop_stdout()
+        return EXIT_BROKEN_PIPE
     except Exception as error:  # a bug: one line here, the traceback in the log file
         where = _log_internal_error(error)
         print(f"sr-studio: internal error: {type(error).__name__}: {error} (log: {where})", file=sys.stderr)

@@ -20,6 +20,7 @@ from sr_studio.core.batch import (
     validate_pattern,
 )
 from sr_studio.core.errors import Cancelled, SRStudioError, UsageError
+from sr_studio.core.images import made_by
 from sr_studio.core.jobs import CancelToken, run_job
 from tests.pictures import textured
 
@@ -40,9 +41,11 @@ def scans(tmp_path: Path) -> Path:
 DEFAULTS = OutputOptions()
 
 
-def run_batch(library, inputs, out, options=DEFAULTS, *, recursive=False, cancel=None, progress=None):
-    model = library.load("smooth-x2")
-    jobs, missing = plan_batch(inputs, out, options, scale=2, model="smooth-x2", recursive=recursive)
+def run_batch(
+    library, inputs, out, options=DEFAULTS, *, recursive=False, cancel=None, progress=None, model="smooth-x2"
+):
+    jobs, missing = plan_batch(inputs, out, options, scale=2, model=model, recursive=recursive)
+    model = library.load(model)
     report = run_job(batch_job(jobs, model, options, device="cpu", cancel=cancel), progress)
     return jobs, missing, report
 
@@ -72,6 +75,37 @@ def test_a_rerun_skips_finished_outputs(library, scans, tmp_path):
     assert {p: p.stat().st_mtime_ns for p in out.iterdir()} == before
     _, _, forced = run_batch(library, [scans], out, OutputOptions(overwrite=True))
     assert len(forced.written) == 2
+
+
+def test_a_rerun_with_another_model_names_the_maker_instead_of_skipping(library, scans, tmp_path):
+    out = tmp_path / "out"
+    run_batch(library, [scans], out)
+    before = {p: p.stat().st_mtime_ns for p in out.iterdir()}
+    _, _, other = run_batch(library, [scans], out, model="tiny-x2")
+    assert not other.skipped and not other.written
+    assert [(source.name, problem) for source, problem in other.failed[:2]] == [
+        ("a.png", "a_x2.png was made by smooth-x2, not tiny-x2: use --overwrite or another --name"),
+        ("b.jpg", "b_x2.jpg was made by smooth-x2, not tiny-x2: use --overwrite or another --name"),
+    ]
+    assert {p: p.stat().st_mtime_ns for p in out.iterdir()} == before
+    _, _, same = run_batch(library, [scans], out)  # the first model's re-run still resumes
+    assert sorted(p.name for p in same.skipped) == ["a_x2.png", "b_x2.jpg"]
+    _, _, forced = run_batch(library, [scans], out, OutputOptions(overwrite=True), model="tiny-x2")
+    assert len(forced.written) == 2 and {made_by(p) for p in forced.written} == {"tiny-x2"}
+
+
+@pytest.mark.parametrize("extension", ["png", "jpg", "webp", "tif"])
+def test_every_output_format_names_its_model_and_keeps_the_source_exif(library, tmp_path, extension):
+    source = tmp_path / "in" / "photo.jpg"
+    source.parent.mkdir()
+    exif = Image.Exif()
+    exif[0x010F] = "Canon"
+    Image.fromarray(textured(8, 8)).save(source, exif=exif.tobytes())
+    _, _, report = run_batch(library, [source.parent], tmp_path / "out", OutputOptions(format=extension))
+    (target,) = report.written
+    assert made_by(target) == "smooth-x2"
+    with Image.open(target) as image:
+        assert image.getexif()[0x010F] == "Canon"
 
 
 def test_cancel_then_resume_finishes_the_rest(library, scans, tmp_path):

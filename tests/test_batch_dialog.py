@@ -76,7 +76,7 @@ def test_a_folder_is_upscaled_and_the_corrupt_file_listed_with_its_reason(qtbot,
     assert dialog.failures_list.topLevelItemCount() == 1
     failure = dialog.failures_list.topLevelItem(0)
     assert failure.text(0) == "bad.png"
-    assert failure.text(1) == "not an image Pillow can read"
+    assert failure.text(1) == "not a picture SR Studio can read (format not recognised)"
     assert [(source.name, problem) for source, problem in report.failed] == [("bad.png", failure.text(1))]
 
     out = pictures.parent / "pics_x2"
@@ -108,6 +108,16 @@ def test_a_rerun_skips_done_files_and_overwrite_replaces_them(qtbot, library, pi
     run_to_end(qtbot, dialog)
     assert dialog.summary_label.text() == "3 written, 0 skipped (already done), 1 failed"
     assert output_sizes(out)["a_x2.png"] == (32, 24)
+
+
+def test_a_rerun_with_another_model_lists_the_outputs_it_did_not_make(qtbot, library, pictures):
+    dialog = make_dialog(qtbot, library, inputs=[pictures], model="smooth-x2")
+    run_to_end(qtbot, dialog)
+    dialog.model_combo.setCurrentIndex(dialog.model_combo.findData("tiny-x2"))
+    again = run_to_end(qtbot, dialog)
+    assert dialog.summary_label.text() == "0 written, 0 skipped (already done), 4 failed"
+    problems = {source.name: problem for source, problem in again.failed}
+    assert problems["a.png"].startswith("a_x2.png was made by smooth-x2, not tiny-x2:")
 
 
 def test_an_invalid_pattern_disables_start_with_an_inline_message(qtbot, library, pictures):

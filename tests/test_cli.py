@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,8 @@ import pytest
 import torch
 from PIL import Image
 
-from sr_studio.cli import main
+from sr_studio.cli import EXIT_BROKEN_PIPE, main
+from sr_studio.ui import launch
 from tests.pictures import textured
 
 
@@ -132,10 +134,51 @@ def test_a_folder_without_images_says_so(library, tmp_path, capsys):
     assert code == 1 and "no images found" in err and err.count("\n") == 1
 
 
-def test_unknown_model_is_one_line(library, photo, capsys):
-    code, _, err = cli(capsys, "upscale", photo, "--model", "no-such-model")
-    assert code == 1
+@pytest.mark.parametrize("command", [["upscale", "PHOTO"], ["sample", "-o", "OUT"]])
+def test_an_unknown_model_is_a_usage_error_in_one_line(library, photo, tmp_path, capsys, command):
+    arguments = [{"PHOTO": photo, "OUT": tmp_path / "out"}.get(a, a) for a in command]
+    code, _, err = cli(capsys, *arguments, "--model", "no-such-model")
+    assert code == 2
     assert err.count("\n") == 1 and "no-such-model" in err
+
+
+def test_a_broken_model_is_a_model_problem_not_a_usage_error(library, photo, capsys):
+    card = json.loads(library.find("tiny-x2").card_path.read_text())
+    (library.user_dir / "broken-x2.json").write_text(json.dumps({**card, "name": "broken-x2"}))
+    code, _, err = cli(capsys, "upscale", photo, "--model", "broken-x2")
+    assert code == 1 and "weights file broken-x2.safetensors is missing" in err
+
+
+@pytest.mark.parametrize(
+    ("word", "hint"), [("upscal", "did you mean 'upscale'?"), ("frobnicate", "commands: upscale, models")]
+)
+def test_a_mistyped_command_is_a_usage_error_not_the_app(capsys, monkeypatch, word, hint):
+    monkeypatch.setattr(launch, "run_gui", lambda paths: pytest.fail("the app was opened"))
+    code, _, err = cli(capsys, word)
+    assert code == 2 and err.count("\n") == 1
+    assert f"{word!r} is neither a command nor an existing file" in err and hint in err
+
+
+def test_an_existing_file_still_opens_the_app(photo, capsys, monkeypatch):
+    opened = []
+    monkeypatch.setattr(launch, "run_gui", lambda paths: opened.append(paths) or 0)
+    assert cli(capsys, photo)[0] == 0
+    assert opened == [[str(photo)]]
+
+
+def test_a_reader_that_goes_away_ends_the_output_quietly(tmp_path):
+    reader, writer = os.pipe()
+    os.close(reader)  # as `| head -c 10` does once it has its bytes
+    env = {**os.environ, "SR_STUDIO_DATA_DIR": str(tmp_path / "data")}
+    command = [sys.executable, "-m", "sr_studio", "models", "list", "--json"]
+    try:
+        result = subprocess.run(
+            command, stdout=writer, stderr=subprocess.PIPE, text=True, env=env, timeout=60
+        )
+    finally:
+        os.close(writer)
+    assert result.returncode == EXIT_BROKEN_PIPE == 141
+    assert "BrokenPipeError" not in result.stderr and "Exception ignored" not in result.stderr
 
 
 def test_models_list_show_import_remove(library, tmp_path, capsys):

@@ -1,4 +1,5 @@
-"""`sr-studio` with no command opens the main window, before anything imports torch."""
+"""`sr-studio` with no command opens the main window, before anything imports torch; without a display it
+says so and exits 2 instead of letting Qt abort."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from PySide6.QtWidgets import QApplication
 
+from sr_studio.core.errors import UsageError
 from sr_studio.ui import launch, main_window
 from sr_studio.ui.main_window import MainWindow
 from sr_studio.ui.settings import Settings
@@ -54,3 +57,43 @@ def test_gui_start_does_not_import_torch(tmp_path: Path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def without_display() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+
+
+class QtStarted(Exception):
+    """Raised where Qt would have started (and, without a display, aborted the process)."""
+
+
+@pytest.mark.skipif(sys.platform in ("win32", "darwin"), reason="Windows and macOS always have a screen")
+def test_without_a_display_run_gui_refuses_before_qt_can_abort(monkeypatch):
+    class NoApplicationYet:
+        instance = staticmethod(lambda: None)
+
+        def __init__(self, *args) -> None:
+            raise QtStarted
+
+    monkeypatch.setattr(launch, "QApplication", NoApplicationYet)
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(UsageError, match="no display"):
+        launch.run_gui([])
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")  # a platform the user chose is trusted
+    with pytest.raises(QtStarted):
+        launch.run_gui([])
+
+
+@pytest.mark.skipif(sys.platform in ("win32", "darwin"), reason="Windows and macOS always have a screen")
+def test_sr_studio_without_a_display_says_so_and_exits_2(tmp_path: Path):
+    env = {
+        **without_display(),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "SR_STUDIO_DATA_DIR": str(tmp_path / "data"),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "sr_studio"], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "no display" in result.stderr

@@ -92,7 +92,7 @@ def test_library_warnings_while_reading_become_notes(tmp_path, monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a warning that escaped load_image would fail the test
         picture = load_image(path)
-    assert picture.notes == ("Pillow: Invalid APNG, will use default PNG image if possible",)
+    assert picture.notes == ("decoder warning: Invalid APNG, will use default PNG image if possible",)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageCms, ImageFile
+from PIL import Image, ImageCms, ImageFile, PngImagePlugin
 
 from sr_studio.core import atomic
 from sr_studio.core.atomic import atomic_write, write_bytes_atomic, write_text_atomic
@@ -23,18 +23,20 @@ from sr_studio.core.images import (
     ANIMATED_NOTE,
     CLIPPED_NOTE,
     DEEP_COLOUR_NOTE,
+    MADE_BY,
     SAVE_FORMATS,
     Metadata,
     Picture,
     format_for_path,
     load_image,
+    made_by,
     picture_from_pil,
     picture_to_pil,
     save_image,
 )
 
 REPO = Path(__file__).resolve().parents[1]
-MAKE, ORIENTATION = 0x010F, 0x0112
+MAKE, ORIENTATION, SOFTWARE = 0x010F, 0x0112, 0x0131
 
 
 def noise(shape: tuple[int, ...], dtype: type = np.uint8, seed: int = 0) -> np.ndarray:
@@ -342,14 +344,16 @@ def test_empty_file(tmp_path: Path) -> None:
 
 def test_text_file_with_an_image_name(tmp_path: Path) -> None:
     (tmp_path / "notes.png").write_text("this is not a picture\nat all\n")
-    with pytest.raises(ImageError, match="not an image") as error:
+    with pytest.raises(
+        ImageError, match=r"not a picture SR Studio can read \(format not recognised\)"
+    ) as error:
         load_image(tmp_path / "notes.png")
     assert_one_line_naming(error, tmp_path / "notes.png")
 
 
 def test_eps_is_not_opened(tmp_path: Path) -> None:
     (tmp_path / "a.eps").write_text("%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n")
-    with pytest.raises(ImageError, match="not an image"):
+    with pytest.raises(ImageError, match="not a picture SR Studio can read"):
         load_image(tmp_path / "a.eps")
 
 
@@ -537,6 +541,55 @@ def test_encoder_failure_leaves_no_partial_or_temp_file(
 def test_missing_output_folder(tmp_path: Path) -> None:
     with pytest.raises(ImageError, match="folder does not exist"):
         save_image(Picture(noise((2, 2, 3))), tmp_path / "nope" / "a.png")
+
+
+def test_messages_do_not_name_the_decoding_library(tmp_path: Path) -> None:
+    (tmp_path / "notes.png").write_text("this is not a picture")
+    with pytest.raises(ImageError) as error:
+        load_image(tmp_path / "notes.png")
+    assert "Pillow" not in str(error.value)
+    assert "Pillow" not in DEEP_COLOUR_NOTE
+
+
+# ------------------------------------------------------------------------------------- who made an output
+
+
+def stamp(model: str) -> bytes:
+    exif = Image.Exif()
+    exif[SOFTWARE] = MADE_BY + model
+    return exif.tobytes()
+
+
+@pytest.mark.parametrize("extension", ["png", "jpg", "webp", "tif"])
+def test_made_by_reads_the_model_a_batch_output_names(tmp_path: Path, extension: str) -> None:
+    Image.new("RGB", (8, 8)).save(tmp_path / f"a.{extension}", exif=stamp("srgan-x4"))
+    assert made_by(tmp_path / f"a.{extension}") == "srgan-x4"
+
+
+def test_made_by_is_none_for_files_no_batch_wrote(tmp_path: Path) -> None:
+    gimp = Image.Exif()
+    gimp[SOFTWARE] = "GIMP 2.10"
+    Image.new("RGB", (8, 8)).save(tmp_path / "gimp.jpg", exif=gimp.tobytes())
+    Image.new("RGB", (8, 8)).save(tmp_path / "plain.png")
+    Image.new("RGB", (8, 8)).save(tmp_path / "ours.bmp")
+    (tmp_path / "text.png").write_text("not a picture")
+    (tmp_path / "disguised.png").write_text("%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n")
+    for name in ("gimp.jpg", "plain.png", "ours.bmp", "text.png", "disguised.png", "gone.png"):
+        assert made_by(tmp_path / name) is None, name
+
+
+def test_made_by_reads_only_the_header_whatever_the_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Image.new("RGB", (64, 64)).save(tmp_path / "big.png", exif=stamp("m"))
+    Image.new("RGB", (64, 64)).save(tmp_path / "plain.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10)  # both are "decompression bombs" to Pillow now
+    monkeypatch.setattr(PngImagePlugin.PngImageFile, "load", lambda self: pytest.fail("pixels were decoded"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert made_by(tmp_path / "big.png") == "m"
+        assert made_by(tmp_path / "plain.png") is None
+    assert Image.MAX_IMAGE_PIXELS == 10
 
 
 # ------------------------------------------------------------------------------------------ Picture

@@ -1,8 +1,10 @@
 """Upscaling many files: collecting inputs, naming outputs, going on past bad files, resuming.
 
 A batch is resumable because every output is written atomically: a file exists only once it is
-complete, so a re-run after a cancel, a crash or a kill skips exactly the finished files. `sr-studio upscale`
-and the batch dialog both describe their batch as a `BatchRequest` and run it with `batch_request_job`.
+complete, so a re-run after a cancel, a crash or a kill skips exactly the finished files. Each output's EXIF
+names its model, so that a re-run with another model reports those files instead of skipping them.
+`sr-studio upscale` and the batch dialog both describe their batch as a `BatchRequest` and run it with
+`batch_request_job`.
 """
 
 from __future__ import annotations
@@ -11,13 +13,23 @@ import os
 import string
 import time
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from PIL import ExifTags, Image
+
 from sr_studio.core.atomic import remove_stale_temps
 from sr_studio.core.errors import Cancelled, SRStudioError, UsageError
-from sr_studio.core.images import DEFAULT_MAX_PIXELS, SAVE_FORMATS, load_image, save_image
+from sr_studio.core.images import (
+    DEFAULT_MAX_PIXELS,
+    MADE_BY,
+    SAVE_FORMATS,
+    Picture,
+    load_image,
+    made_by,
+    save_image,
+)
 from sr_studio.core.jobs import CancelToken, Progress, check_cancel
 
 if TYPE_CHECKING:
@@ -271,8 +283,13 @@ def batch_job(
         info = {"file": str(item.source), "output": str(target), "file_fraction": 0.0}
         remove_stale_temps(target)  # left by a writer that was killed
         if target.exists() and not options.overwrite:
-            report.skipped.append(target)
-            yield event(index + 1, {**info, "status": "skipped", "file_fraction": 1.0})
+            problem = _made_by_another(target, model.card.name)
+            if problem is None:
+                report.skipped.append(target)
+                yield event(index + 1, {**info, "status": "skipped", "file_fraction": 1.0})
+            else:
+                report.failed.append((item.source, problem))
+                yield event(index + 1, {**info, "status": "failed", "error": problem, "file_fraction": 1.0})
             continue
         yield event(index, info)
         try:
@@ -296,7 +313,8 @@ def batch_job(
                     index + tiles.fraction, {**info, "file_fraction": tiles.fraction, "part": tiles.stage}
                 )
             target.parent.mkdir(parents=True, exist_ok=True)
-            save_image(result.picture, target, quality=options.quality, overwrite=options.overwrite)
+            picture_out = _stamped(result.picture, model.card.name)
+            save_image(picture_out, target, quality=options.quality, overwrite=options.overwrite)
         except Cancelled:
             raise
         except Exception as error:  # whatever one file raises is that file's failure; the batch goes on
@@ -315,6 +333,28 @@ def batch_job(
         yield event(index + 1, {**info, "status": "written", "file_fraction": 1.0})
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _made_by_another(target: Path, model: str) -> str | None:
+    """Why an existing output is not a finished one of this batch (None: it is, or is no batch output at all,
+    e.g. one from before outputs named their model: done either way)."""
+    maker = made_by(target)
+    if maker in (None, model):
+        return None
+    return f"{target.name} was made by {maker}, not {model}: use --overwrite or another --name"
+
+
+def _stamped(picture: Picture, model: str) -> Picture:
+    """`picture` with its EXIF Software tag naming `model` (all four save formats carry EXIF)."""
+    exif = Image.Exif()
+    try:
+        if picture.metadata.exif:
+            exif.load(picture.metadata.exif)
+        exif[ExifTags.Base.Software] = MADE_BY + model
+        data = exif.tobytes()
+    except Exception:  # EXIF that does not survive a second round trip: the output goes unstamped
+        return picture
+    return replace(picture, metadata=replace(picture.metadata, exif=data))
 
 
 def batch_request_job(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import os
 import struct
+import sys
 import threading
 import warnings
 import zlib
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageCms, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageCms, UnidentifiedImageError
 
 from sr_studio.core.atomic import atomic_write
 from sr_studio.core.errors import ImageError
@@ -50,8 +51,9 @@ SAVE_FORMATS: dict[str, str] = {
 }
 
 ANIMATED_NOTE = "animated: only the first frame is used"
-DEEP_COLOUR_NOTE = "16 bits per channel colour: read at 8 bits (a Pillow limit)"
+DEEP_COLOUR_NOTE = "16 bits per channel colour: read at 8 bits (only grey keeps 16 bits)"
 CLIPPED_NOTE = "pixel values outside 0-65535 were clipped"
+MADE_BY = "SR Studio, model "  # a batch output's EXIF Software tag: this, then the name of its model
 
 # EPS is rendered by running Ghostscript on the file: not something to do with whatever lands in a drop zone.
 _UNSAFE_FORMATS = frozenset({"EPS"})
@@ -148,7 +150,7 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PI
     except PermissionError:
         raise ImageError("permission denied", path) from None
     except UnidentifiedImageError:
-        raise ImageError("not an image Pillow can read", path) from None
+        raise ImageError("not a picture SR Studio can read (format not recognised)", path) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(f"image is over the {_mp(max_pixels)} limit", path) from None
     except _CORRUPT as error:  # a header cut short fails while opening, before any pixel is read
@@ -156,7 +158,7 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PI
     except MemoryError:
         raise ImageError("not enough memory to decode it", path) from None
     except NotImplementedError as error:  # e.g. a DDS pixel format Pillow has no decoder for
-        raise ImageError(f"unsupported by Pillow: {describe(error)}", path) from None
+        raise ImageError(f"a variant of its format SR Studio cannot read ({describe(error)})", path) from None
     except Exception as error:  # a decoder's own bug on odd bytes: the file's failure, traceback logged
         from sr_studio.core.logs import log_exception
 
@@ -169,7 +171,7 @@ def _warning_notes(caught: list[warnings.WarningMessage]) -> tuple[str, ...]:
     """Library warnings raised while reading, as the file's notes (never printed raw); our own pixel
     limit already decided about decompression bombs."""
     notes = dict.fromkeys(
-        f"Pillow: {describe(warning.message)}"
+        f"decoder warning: {describe(warning.message)}"
         for warning in caught
         if not issubclass(warning.category, Image.DecompressionBombWarning)
     )
@@ -364,6 +366,20 @@ def save_image(
     except (OSError, ValueError) as error:
         raise ImageError(f"could not write {kind}: {error}", path) from None
     return path
+
+
+def made_by(path: str | os.PathLike[str]) -> str | None:
+    """The model named in a batch output's EXIF (see core.batch); None for any other file. Only the header is
+    read, and only as the format the extension names (never, say, EPS behind a .png name)."""
+    try:
+        with _pillow_limit_at_least(sys.maxsize), Image.open(path, formats=[format_for_path(path)]) as image:
+            if image.format == "PNG" and "exif" not in image.info:
+                return None  # Pillow would decode every pixel, looking for EXIF after them
+            software = image.getexif().get(ExifTags.Base.Software)
+    except Exception:  # whatever the file is, it is not one of our outputs
+        return None
+    ours = isinstance(software, str) and software.startswith(MADE_BY)
+    return software.removeprefix(MADE_BY) if ours else None
 
 
 def _same_file(source: Path | None, path: Path) -> bool:

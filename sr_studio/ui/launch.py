@@ -6,19 +6,40 @@ or the device list, both in workers once the window shows.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
 from PySide6.QtWidgets import QApplication
 
+from sr_studio.core.errors import UsageError
 from sr_studio.ui.main_window import MainWindow
 from sr_studio.ui.settings import APPLICATION, ORGANISATION
+
+_DISPLAY_VARIABLES = ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
+
+
+def _check_display() -> None:
+    """Refuse to start without a display: Qt would abort the whole process, with no exception to catch.
+
+    Only X11/Wayland systems are checked (Windows and macOS always have a screen); a QT_QPA_PLATFORM the user
+    set (offscreen, vnc, ...) is trusted.
+    """
+    if sys.platform in ("win32", "darwin") or any(os.environ.get(name) for name in _DISPLAY_VARIABLES):
+        return
+    raise UsageError(
+        "no display to open the app on (DISPLAY and WAYLAND_DISPLAY are not set); "
+        "the commands work without one: sr-studio --help"
+    )
 
 
 def run_gui(paths: Sequence[str]) -> int:
     """Open the main window (with `paths`: one picture opens it, a folder or several open the batch dialog)
     and run the event loop until the window closes; the loop's exit status is returned."""
-    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app = QApplication.instance()
+    if app is None:
+        _check_display()
+        app = QApplication([sys.argv[0]])
     app.setOrganizationName(ORGANISATION)
     app.setApplicationName(APPLICATION)
     window = MainWindow(paths)
