@@ -221,3 +221,27 @@ def test_the_job_reports_each_batch_and_stops_when_cancelled(library):
     token.cancel()
     with pytest.raises(Cancelled):
         next(job)
+
+
+def fits_the_width(view) -> bool:
+    """Whether every column of thumbnails is inside the view, none cut off at its right edge."""
+    return sum(view.columnWidth(column) for column in range(view.columnCount())) <= view.viewport().width()
+
+
+def test_a_big_grid_and_a_long_strip_fit_the_window(qtbot, tab):
+    generate(qtbot, tab, rows=8, columns=8)
+    assert (tab.view.rowCount(), tab.view.columnCount()) == (8, 8)
+    assert fits_the_width(tab.view)
+    assert tab.view.iconSize().width() % 32 == 0  # still a whole enlargement: crisp pixels
+
+    tab.mode_combo.setCurrentIndex(tab.mode_combo.findData(gan_tab.INTERPOLATE))
+    tab.frames_spin.setValue(32)
+    generate(qtbot, tab, seed=3)
+    assert tab.view.rowCount() > 1 and tab.view.columnCount() < 32  # the strip wraps
+    assert fits_the_width(tab.view)
+    click_thumbnail(qtbot, tab, 20)
+    assert tab.selected_index == 20 and tab.selected_picture is tab.samples[20]
+
+    tab.resize(600, 600)  # narrower: fewer to a row, still all in view, the selection kept
+    qtbot.waitUntil(lambda: fits_the_width(tab.view))
+    assert tab.selected_index == 20

@@ -124,7 +124,7 @@ def test_a_bad_file_gives_one_status_line_naming_it(qtbot, make_window, tmp_path
         drop(window, file_mime(bad))
     assert ended.args == ["failed"]
     message = window.statusBar().currentMessage()
-    assert "bad.png" in message and "not an image" in message
+    assert "bad.png" in message and "not a picture" in message
     assert "\n" not in message and "Traceback" not in message
     assert window.banner.text() == message
     assert window.view.before is None and window.opened is None

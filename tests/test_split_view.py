@@ -8,6 +8,7 @@ from PySide6.QtGui import QColor, QImage, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
 from sr_studio.ui.split_view import HINT, MAX_ZOOM, SplitView
+from sr_studio.ui.view_overlays import OUTLINE_COLOUR
 
 RED, BLUE, GREEN = QColor(255, 0, 0), QColor(0, 0, 255), QColor(0, 255, 0)
 
@@ -374,3 +375,55 @@ def test_a_fitted_view_follows_the_widget_size(qtbot, large):
     large.resize(200, 150)
     qtbot.waitUntil(lambda: large.zoom == pytest.approx(0.25))
     assert large.visible_region() == QRectF(0, 0, 800, 600)
+
+
+def outline_pixels(view: SplitView, rect: QRectF) -> list[QColor]:
+    """The colours painted along the middle of each edge of `rect`, give or take a pixel."""
+    image = view.grab().toImage()
+    middle = rect.center()
+    points = [(rect.left(), middle.y()), (rect.right(), middle.y()), (middle.x(), rect.top())]
+    points.append((middle.x(), rect.bottom()))
+    return [
+        image.pixelColor(round(x) + dx, round(y) + dy)
+        for x, y in points
+        for dx in (-1, 0, 1)
+        for dy in (-1, 0, 1)
+    ]
+
+
+def test_a_preview_is_outlined_in_the_view_while_it_shows(view):
+    view.set_before(solid(100, 75, RED))
+    view.set_output_scale(2)
+    view.set_preview(solid(40, 30, GREEN), QRect(60, 40, 40, 30))  # across the divider at 200
+    (outline,) = view.preview_outline()
+    assert outline == QRectF(120, 80, 80, 60)  # zoom 2, the picture fills the view
+    assert sum(close(colour, OUTLINE_COLOUR, 40) for colour in outline_pixels(view, outline)) >= 4
+
+    view.set_mode("side_by_side")  # one outline in each pane, the same place in both
+    left, right = view.preview_outline()
+    assert right.translated(-200, 0) == left
+    assert any(close(colour, OUTLINE_COLOUR, 40) for colour in outline_pixels(view, right))
+
+    view.set_mode("split")
+    view.clear_preview()
+    assert view.preview_outline() == []
+    assert not any(close(colour, OUTLINE_COLOUR, 40) for colour in outline_pixels(view, outline))
+
+
+def test_a_dimmed_view_keeps_the_old_result_darker_and_the_before_as_it_was(compared):
+    compared.set_dimmed(True)
+    assert compared.dimmed and compared.after is not None
+    image = compared.grab().toImage()
+    after, before = image.pixelColor(300, 200), image.pixelColor(100, 200)
+    assert 0 < after.blue() < 200 and after.blue() > after.red()  # still the blue result, dimmed
+    assert close(before, RED)
+    compared.set_dimmed(False)
+    assert close(colour_at(compared, 300, 200), BLUE)
+
+
+def test_a_new_picture_puts_the_divider_back_in_the_middle(qtbot, compared):
+    drag(qtbot, compared, QPoint(200, 100), QPoint(330, 100))
+    assert compared.divider != 0.5
+    compared.show_picture(solid(60, 40, GREEN))
+    assert compared.divider == 0.5
+    assert compared.after is None and compared.visible_region() == QRectF(0, 0, 60, 40)

@@ -328,7 +328,8 @@ class GanTab(QWidget):
         self.generation = generation
         self.samples = list(generation.pictures)
         self.selected_index = None
-        self.view.show_pictures(self.samples, generation.columns, generation.caption)
+        wrap = generation.request.mode == INTERPOLATE  # a long strip wraps to fit the window
+        self.view.show_pictures(self.samples, generation.columns, generation.caption, wrap=wrap)
         self._update_actions()
         self.samplesReady.emit()
 

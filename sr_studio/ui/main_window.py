@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from sr_studio.ui.upscale_jobs import Opened, Previewed
 
 APP_TITLE = "SR Studio"
+PASTE_HINT = "The clipboard holds no picture and no image file: copy one first"
 STOP_TRAINING_QUESTION = (
     "A training job is running. Stop it (it can be resumed later from the wizard) and quit?"
 )
@@ -95,10 +96,12 @@ class MainWindow(QMainWindow):
         self.upscale_tab = UpscaleTab(self.library, self.settings, pool=pool)
         self.gan_tab = GanTab(self.library, pool=pool)
         self.gan_tab.upscaleRequested.connect(self.upscale_picture)
-        self._adopt_upscale_tab()
+        self.gan_tab.saved.connect(lambda path: self.statusBar().showMessage(f"Saved {path}", 8000))
         self.tabs = QTabWidget()
         self.tabs.addTab(self.upscale_tab, "Upscale")
         self.tabs.addTab(self.gan_tab, "GAN")
+        self.tabs.currentChanged.connect(self._tab_changed)
+        self._adopt_upscale_tab()
         self.setCentralWidget(self.tabs)
         self._build_actions()
         self._build_menus()
@@ -119,7 +122,7 @@ class MainWindow(QMainWindow):
         tab.imageOpened.connect(self.imageOpened)
         tab.jobProgress.connect(self.jobProgress)
         tab.jobEnded.connect(self.jobEnded)
-        tab.statusMessage.connect(self.statusBar().showMessage)
+        tab.statusMessage.connect(self._upscale_message)
         tab.titleChanged.connect(self._show_title)
         self.addActions(tab.actions())  # their shortcuts work whichever tab has focus
         self.view, self.banner = tab.view, tab.banner
@@ -186,6 +189,18 @@ class MainWindow(QMainWindow):
         status.addPermanentWidget(self.upscale_tab.jobs)
         status.addPermanentWidget(self.run_label)
         status.addPermanentWidget(self.size_label)
+
+    def _tab_changed(self) -> None:
+        """The status bar speaks of the tab shown: on the GAN tab, nothing about the upscale."""
+        upscaling = self.tabs.currentWidget() is self.upscale_tab
+        for widget in (self.upscale_tab.jobs, self.run_label, self.size_label):
+            widget.setVisible(upscaling)
+        self.statusBar().clearMessage()
+
+    def _upscale_message(self, text: str, timeout: int) -> None:
+        """The Upscale tab's status line, shown while that tab is (its errors stay in its banner)."""
+        if self.tabs.currentWidget() is self.upscale_tab:
+            self.statusBar().showMessage(text, timeout)
 
     # ------------------------------------------------------------------- the Upscale tab, as the window's
 
@@ -326,8 +341,8 @@ class MainWindow(QMainWindow):
             self.open_paths(paths)
         elif mime is not None and mime.hasImage() and not clipboard.image().isNull():
             self.open_image(clipboard.image(), "pasted")
-        else:
-            self.show_error("the clipboard holds no picture and no image file")
+        else:  # nothing wrong, nothing to act on: a hint, not the error banner
+            self.statusBar().showMessage(PASTE_HINT, 5000)
 
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
@@ -410,10 +425,7 @@ class MainWindow(QMainWindow):
             self.gan_tab.model_combo.setCurrentIndex(self.gan_tab.model_combo.findData(name))
             self.tabs.setCurrentWidget(self.gan_tab)
         else:
-            toolbar = self.upscale_tab.toolbar
-            if toolbar.scale_combo.currentData() not in (0, card.scale):
-                toolbar.scale_combo.setCurrentIndex(0)  # all scales, or the filter would hide the new model
-            toolbar.fill_models(name)
+            self.upscale_tab.toolbar.select_model(name)
             self.tabs.setCurrentWidget(self.upscale_tab)
         self.statusBar().showMessage(f"{name} is in your model library and selected", 8000)
 

@@ -6,7 +6,9 @@ both sides. A view is `widget = pane_left + origin + zoom * output_point`.
 
 With no after yet, the output size is the before's size times `output_scale` (1 by default: the before at
 its own size); the main window sets the model's scale there so that `visible_region()` and previews
-(`set_preview`) already speak in output pixels before the full result exists.
+(`set_preview`) already speak in output pixels before the full result exists. A preview is outlined, so a
+small crop in a big picture is not mistaken for nothing; while a new job runs the after side is dimmed
+(`set_dimmed`), the old result still there to compare with but plainly not the coming one.
 
 Painting touches only what is visible: each image is drawn from the source rectangle under the visible part
 of the widget, so a 100-megapixel result costs what the screen shows, and nothing is cached.
@@ -21,21 +23,19 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, QSize, QSizeF, Qt, Signal
 from PySide6.QtGui import (
-    QBrush,
     QColor,
     QFontMetrics,
     QImage,
     QKeyEvent,
     QMouseEvent,
     QPainter,
-    QPainterPath,
     QPaintEvent,
-    QPen,
-    QPolygonF,
     QResizeEvent,
     QWheelEvent,
 )
 from PySide6.QtWidgets import QWidget
+
+from sr_studio.ui.view_overlays import checker_brush, draw_divider, draw_labels, draw_outlines
 
 HINT = "Drop an image here, or press Ctrl+O"
 MAX_ZOOM = 16.0
@@ -46,8 +46,7 @@ GRAB_DISTANCE = 8.0  # how close (widget pixels) a press must be to the divider 
 PAN_MARGIN = 32.0  # a pan always leaves this much of the picture on screen
 _BACKGROUND = QColor(43, 43, 43)
 _HINT_COLOUR = QColor(190, 190, 190)
-_CHECKER = (QColor(204, 204, 204), QColor(153, 153, 153))
-_CHECKER_SQUARE = 8
+DIM_OPACITY = 0.4  # of the after side while a newer job works on it
 
 
 @dataclass(frozen=True)
@@ -67,6 +66,7 @@ class _Side:
     clip: QRectF
     left: float
     layers: tuple[_Layer, ...]
+    after_side: bool = False  # the side a job's result will replace: dimmed while one runs
 
 
 class SplitView(QWidget):
@@ -90,13 +90,14 @@ class SplitView(QWidget):
         self._divider = 0.5
         self._mode = "split"
         self._before_only = False
+        self._dimmed = False
         self._zoom = 1.0
         self._origin = QPointF()
         self._fitted = True  # follow the widget's size until the user zooms or pans
         self._drag: str | None = None  # "divider" or "pan" while a button is held
         self._drag_last = QPointF()
         self._grab_offset = 0.0
-        self._checker = _checker_brush()
+        self._checker = checker_brush()
         self.last_paint_sources: list[tuple[str, QRectF]] = []  # (layer, source rect) of the last paint
 
     def sizeHint(self) -> QSize:
@@ -122,6 +123,13 @@ class SplitView(QWidget):
             if new_picture:
                 self._clear_preview()
             self._before = image
+
+    def show_picture(self, image: QImage) -> None:
+        """A new picture (another file): the before alone, fitted, and the divider back in the middle."""
+        with self._keeping_view(True):
+            self._after, self._before, self._before_only = None, image, False
+            self._clear_preview()
+            self.set_divider(0.5)
 
     def set_after(self, image: QImage | None) -> None:
         """The result (input size × scale); it replaces any preview, and the picture stays put on screen."""
@@ -156,6 +164,32 @@ class SplitView(QWidget):
     def clear_preview(self) -> None:
         with self._keeping_view(False):
             self._clear_preview()
+
+    def preview_outline(self) -> list[QRectF]:
+        """Where the preview is, in widget pixels: one rectangle a pane (empty while none is shown)."""
+        if self._preview is None or not self._comparing():
+            return []
+        region, zoom = QRectF(self._preview_region), self._zoom
+        lefts = (0.0, self._pane_rect().width()) if self._panes() == 2 else (0.0,)
+        return [
+            QRectF(
+                left + self._origin.x() + zoom * region.left(),
+                self._origin.y() + zoom * region.top(),
+                zoom * region.width(),
+                zoom * region.height(),
+            )
+            for left in lefts
+        ]
+
+    @property
+    def dimmed(self) -> bool:
+        return self._dimmed
+
+    def set_dimmed(self, dimmed: bool) -> None:
+        """Dim the after side (a result or preview a running job is about to replace), or show it plainly."""
+        if dimmed != self._dimmed:
+            self._dimmed = dimmed
+            self.update()
 
     def set_labels(self, left: str, right: str) -> None:
         """Corner labels: "Before"/"After" by default, model names ("A"/"B") for a comparison."""
@@ -488,12 +522,12 @@ class SplitView(QWidget):
             pane = self._pane_rect()
             return [
                 _Side(pane, 0.0, left),
-                _Side(pane.translated(pane.width(), 0), pane.width(), right),
+                _Side(pane.translated(pane.width(), 0), pane.width(), right, after_side=True),
             ]
         cut = self.divider_x()
         return [
             _Side(QRectF(0, 0, cut, self.height()), 0.0, left),
-            _Side(QRectF(cut, 0, self.width() - cut, self.height()), 0.0, right),
+            _Side(QRectF(cut, 0, self.width() - cut, self.height()), 0.0, right, after_side=True),
         ]
 
     def paintEvent(self, event: QPaintEvent) -> None:
@@ -511,18 +545,21 @@ class SplitView(QWidget):
                 continue
             painter.save()
             painter.setClipRect(area)
+            if side.after_side and self._dimmed:
+                painter.setOpacity(DIM_OPACITY)
             for layer in side.layers:
                 self._draw_layer(painter, layer, area, side.left)
             painter.restore()
+        draw_outlines(painter, self.preview_outline())
         if self._comparing():
             if self._panes() == 1:
-                self._draw_divider(painter)
+                draw_divider(painter, self.divider_x(), self.height())
             else:  # a gutter between the two panes
                 middle = self._pane_rect().width()
                 painter.fillRect(QRectF(middle - 1, 0, 2, self.height()), _BACKGROUND)
-            self._draw_labels(painter, self._labels)
+            draw_labels(painter, QFontMetrics(self.font()), self.width(), self._labels)
         elif self._before_only:  # say so, or the missing result would look lost
-            self._draw_labels(painter, (self._labels[0], ""))
+            draw_labels(painter, QFontMetrics(self.font()), self.width(), (self._labels[0], ""))
 
     def _draw_layer(self, painter: QPainter, layer: _Layer, area: QRectF, left: float) -> None:
         """Draw the part of `layer` under `area` (widget pixels), from whole source pixels only."""
@@ -554,67 +591,8 @@ class SplitView(QWidget):
         painter.drawImage(target, image, source)
         self.last_paint_sources.append((layer.name, source))
 
-    def _draw_divider(self, painter: QPainter) -> None:
-        x, middle = self.divider_x(), self.height() / 2
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(QPen(QColor(0, 0, 0, 110), 4))
-        painter.drawLine(QPointF(x, 0), QPointF(x, self.height()))
-        painter.setPen(QPen(QColor(255, 255, 255), 2))
-        painter.drawLine(QPointF(x, 0), QPointF(x, self.height()))
-        painter.setPen(QPen(QColor(0, 0, 0, 110), 1))
-        painter.setBrush(QColor(255, 255, 255))
-        painter.drawEllipse(QPointF(x, middle), 14, 14)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QColor(60, 60, 60))
-        for direction in (-1, 1):  # the two arrow heads that say "drag me sideways"
-            tip = x + direction * 9
-            painter.drawPolygon(
-                QPolygonF(
-                    [
-                        QPointF(tip, middle),
-                        QPointF(tip - direction * 5, middle - 5),
-                        QPointF(tip - direction * 5, middle + 5),
-                    ]
-                )
-            )
-        painter.restore()
-
-    def _draw_labels(self, painter: QPainter, labels: tuple[str, str]) -> None:
-        metrics = QFontMetrics(self.font())
-        pad, margin = 6, 8
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        for text, right in zip(labels, (False, True), strict=True):
-            if not text:
-                continue
-            box = QRectF(0, 0, metrics.horizontalAdvance(text) + 2 * pad, metrics.height() + pad)
-            box.moveTop(margin)
-            if right:
-                box.moveRight(self.width() - margin)
-            else:
-                box.moveLeft(margin)
-            path = QPainterPath()
-            path.addRoundedRect(box, 4, 4)
-            painter.fillPath(path, QColor(0, 0, 0, 150))
-            painter.setPen(QColor(255, 255, 255))
-            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
-        painter.restore()
-
 
 def _lines_up(before: QSize, after: QSize) -> bool:
     """Whether `after` is `before` scaled by one factor, give or take a rounded pixel per side."""
     skew = abs(after.width() * before.height() - after.height() * before.width())
     return skew <= before.width() + before.height()
-
-
-def _checker_brush() -> QBrush:
-    """The grey checkerboard drawn under transparent pictures, fixed to the screen like every editor's."""
-    side = 2 * _CHECKER_SQUARE
-    tile = QImage(side, side, QImage.Format.Format_RGB32)
-    tile.fill(_CHECKER[0])
-    for x, y in ((0, _CHECKER_SQUARE), (_CHECKER_SQUARE, 0)):
-        for dy in range(_CHECKER_SQUARE):
-            for dx in range(_CHECKER_SQUARE):
-                tile.setPixelColor(x + dx, y + dy, _CHECKER[1])
-    return QBrush(tile)

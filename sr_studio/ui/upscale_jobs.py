@@ -7,7 +7,7 @@ QImage, the network — happens off the GUI thread; the tab only moves the finis
 from __future__ import annotations
 
 import math
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,10 +56,22 @@ class Compared:
 
 @dataclass(frozen=True)
 class Previewed:
-    """An upscaled crop and where it sits in the output."""
+    """An upscaled crop, where it sits in the output, and how it was made (its picture is the crop)."""
 
     image: QImage
     region: QRect
+    result: UpscaleResult
+    whole: bool  # the crop is all the view showed, not a part around its centre
+
+    def describe(self) -> str:
+        """The status line under the preview: how much of the picture it is, and where."""
+        result, scale = self.result, self.result.scale
+        where = "all the view shows" if self.whole else "at the centre of the view"
+        return (
+            f"Preview: {self.region.width() // scale}×{self.region.height() // scale} input pixels {where} "
+            f"(outlined), ×{scale} with {result.model} in {result.seconds:.1f} s; "
+            "Upscale does the whole picture"
+        )
 
 
 @dataclass(frozen=True)
@@ -68,6 +80,7 @@ class Crop:
 
     core: tuple[int, int, int, int]  # x0, y0, x1, y1
     padded: tuple[int, int, int, int]
+    whole: bool  # the core is all of the visible region (none of it was cut to max_side)
 
 
 def preview_crop(
@@ -82,20 +95,21 @@ def preview_crop(
     x0, y0, x1, y1 = visible
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
 
-    def span(low: float, high: float, centre: float, size: int) -> tuple[int, int]:
+    def span(low: float, high: float, centre: float, size: int) -> tuple[int, int, bool]:
         start, stop = max(0, math.floor(low)), min(size, math.ceil(high))
-        if stop - start > max_side:
+        whole = stop - start <= max_side
+        if not whole:
             start = min(max(0, round(centre - max_side / 2)), size - max_side)
             stop = start + max_side
         if stop <= start:  # nothing visible: the middle of the picture
             start = max(0, min(size - 1, int(centre)))
             stop = start + 1
-        return start, stop
+        return start, stop, whole
 
-    cx0, cx1 = span(x0, x1, cx, width)
-    cy0, cy1 = span(y0, y1, cy, height)
+    cx0, cx1, whole_x = span(x0, x1, cx, width)
+    cy0, cy1, whole_y = span(y0, y1, cy, height)
     padded = (max(0, cx0 - pad), max(0, cy0 - pad), min(width, cx1 + pad), min(height, cy1 + pad))
-    return Crop((cx0, cy0, cx1, cy1), padded)
+    return Crop((cx0, cy0, cx1, cy1), padded, whole_x and whole_y)
 
 
 def open_file_job(path: Path, cancel: CancelToken) -> Generator[Progress, None, Opened]:
@@ -152,24 +166,29 @@ def preview_job(
     options: dict[str, Any],
     cancel: CancelToken,
 ) -> Generator[Progress, None, Previewed]:
-    """Upscale the crop behind the view (`visible`, in output pixels), with context around it, and keep
+    """Upscale the crop behind the view (`visible`, in input pixels), with context around it, and keep
     only the core: with the receptive radius as context, its pixels are exactly the full upscale's."""
     model = yield from _load_model(models, name)
     scale, pad = int(model.scale or 1), int(model.receptive_radius or 0)
-    x0, y0, x1, y1 = (v / scale for v in visible)
-    crop = preview_crop((x0, y0, x1, y1), picture.width, picture.height, pad)
+    crop = preview_crop(visible, picture.width, picture.height, pad)
     px0, py0, px1, py1 = crop.padded
     x0, y0, x1, y1 = crop.core
     piece = replace(picture, pixels=np.ascontiguousarray(picture.pixels[py0:py1, px0:px1]))
     result = yield from upscale_job(piece, model, cancel=cancel, **options)
     top, left = (y0 - py0) * scale, (x0 - px0) * scale
     core = result.picture.pixels[top : top + (y1 - y0) * scale, left : left + (x1 - x0) * scale]
-    image = picture_to_qimage(replace(result.picture, pixels=np.ascontiguousarray(core)))
-    return Previewed(image, QRect(x0 * scale, y0 * scale, (x1 - x0) * scale, (y1 - y0) * scale))
+    result = replace(result, picture=replace(result.picture, pixels=np.ascontiguousarray(core)))
+    region = QRect(x0 * scale, y0 * scale, (x1 - x0) * scale, (y1 - y0) * scale)
+    return Previewed(picture_to_qimage(result.picture), region, result, crop.whole)
 
 
 def save_job(
-    picture: Picture, path: Path, quality: int | None, overwrite: bool, cancel: CancelToken
-) -> Generator[Progress, None, Path]:
-    yield Progress(0, 1, "saving", info={"text": f"saving {path.name}…"})
-    return save_image(picture, path, quality=quality, overwrite=overwrite)
+    files: Sequence[tuple[Picture, Path, bool]], quality: int | None, cancel: CancelToken
+) -> Generator[Progress, None, list[Path]]:
+    """Write each (picture, path, overwrite) in turn; the paths written."""
+    written = []
+    for done, (picture, path, overwrite) in enumerate(files):
+        cancel.raise_if_cancelled()
+        yield Progress(done, len(files), "saving", info={"text": f"saving {path.name}…"})
+        written.append(save_image(picture, path, quality=quality, overwrite=overwrite))
+    return written

@@ -2,8 +2,10 @@
 
 Every pixel operation runs as a worker job (`upscale_jobs`), one at a time (`JobStatus`): opening another
 picture cancels the running job, and a replaced job's late result is ignored, so it can never land on the
-wrong picture. Torch is never imported while the tab is built: the first model load, in a worker, brings
-it in. The tab's actions carry the shortcuts; the window adds them to itself and to its menus.
+wrong picture. While a job runs, the result it will replace stays in the view, dimmed. An upscale whose
+output is huge is asked about first (`large_job`). Torch is never imported while the tab is built: the
+first model load, in a worker, brings it in. The tab's actions carry the shortcuts; the window adds them to
+itself and to its menus.
 """
 
 from __future__ import annotations
@@ -18,22 +20,17 @@ from PySide6.QtGui import QImage, QKeySequence
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from sr_studio.core.errors import SRStudioError
+from sr_studio.core.estimate import LARGE_OUTPUT_MP, UpscaleEstimate
 from sr_studio.core.images import Picture
 from sr_studio.core.upscale import UpscaleResult, parse_tile
-from sr_studio.ui import workers
+from sr_studio.ui import large_job, workers
 from sr_studio.ui.common import ENSEMBLE_TIP, ModelCache, make_action
 from sr_studio.ui.job_status import JobStatus
 from sr_studio.ui.qimage import picture_to_qimage
-from sr_studio.ui.save_dialog import (
-    QUALITY_FORMATS,
-    ask_quality,
-    ask_save_path,
-    confirm_replace,
-    default_save_name,
-    normalised_extension,
-)
+from sr_studio.ui.save_dialog import ask_save_files, ask_which_result, default_save_path
 from sr_studio.ui.split_view import SplitView
 from sr_studio.ui.upscale_jobs import (
+    PREVIEW_MAX_SIDE,
     Compared,
     Opened,
     Previewed,
@@ -52,6 +49,10 @@ if TYPE_CHECKING:
     from sr_studio.ui.settings import Settings
 
 BANNER_STYLE = "background: #fdecea; color: #b71c1c; padding: 4px 8px; border-radius: 3px;"
+PREVIEW_TIP = (
+    f"Upscale the middle of what the view shows (at most {PREVIEW_MAX_SIDE}×{PREVIEW_MAX_SIDE} input pixels,"
+    " outlined in the view) to judge the model in seconds; zoom in to preview another part, Upscale for all"
+)
 
 
 class UpscaleTab(QWidget):
@@ -76,9 +77,10 @@ class UpscaleTab(QWidget):
         self.settings = settings
         self.models = ModelCache(library)
         self.opened: Opened | None = None
-        self.result: UpscaleResult | None = None  # the last full upscale, what Save writes
-        self.previewed: Previewed | None = None  # the last preview shown
-        self._saved_path: Path | None = None
+        self.result: UpscaleResult | None = None  # the last full upscale (A of a comparison)
+        self.compared: Compared | None = None  # the last comparison, if it is the last full upscale
+        self.previewed: Previewed | None = None  # the preview shown
+        self._saved_paths: list[Path] = []
         self.jobs = JobStatus(pool)  # the window puts it, and the two labels, in its status bar
         self.run_label = QLabel()
         self.size_label = QLabel()
@@ -96,9 +98,7 @@ class UpscaleTab(QWidget):
         action = partial(make_action, self)
         self.save_action = action("&Save", self.save, QKeySequence.StandardKey.Save)
         self.save_as_action = action("Save &As…", self.save_as, "Ctrl+Shift+S")
-        self.preview_action = action(
-            "Preview", self.preview, "Ctrl+P", "Upscale only what the view shows, to judge the model quickly"
-        )
+        self.preview_action = action("Preview", self.preview, "Ctrl+P", PREVIEW_TIP)
         self.upscale_action = action("Upscale", self.upscale, "Ctrl+Return", "Upscale the whole picture")
         self.cancel_action = action("Cancel", self.cancel, "Esc", "Stop the running job")
         self.ensemble_action = action("Max quality", self._set_ensemble, tip=ENSEMBLE_TIP)
@@ -158,6 +158,10 @@ class UpscaleTab(QWidget):
 
     def _model_changed(self) -> None:
         self._update_output_scale()
+        if self.previewed is not None and self.view.preview is None:  # a model of another scale dropped it
+            self.previewed = None
+            self.run_label.clear()
+            self.statusMessage.emit("", 0)
         self._update_actions()
 
     def _update_output_scale(self) -> None:
@@ -196,15 +200,11 @@ class UpscaleTab(QWidget):
 
     def _opened(self, opened: Opened) -> None:
         self.opened = opened
-        self.result = None
-        self.previewed = None
-        self._saved_path = None
-        self.view.set_after(None)
-        self.view.clear_preview()
-        self.view.set_before(opened.image)
+        self.result, self.compared, self.previewed = None, None, None
+        self._saved_paths = []
+        self.view.show_picture(opened.image)
         self.view.set_labels("Before", "After")
         self._update_output_scale()
-        self.view.fit()
         if opened.path is not None:
             self.settings.add_recent_file(opened.path)
         notes = "; ".join(opened.picture.notes)
@@ -234,24 +234,50 @@ class UpscaleTab(QWidget):
         return None
 
     def upscale(self) -> None:
-        """Upscale the whole picture with the current model, in a worker."""
+        """Upscale the whole picture with the current model, in a worker; a huge output is asked about."""
         ready = self._ready()
         if ready is None:
             return
         opened, name = ready
-        job = partial(upscale_picture_job, opened.picture, self.models, name, self._options())
-        self._start(job, self._upscaled, f"Upscaling with {name}…")
+        chosen = self._confirm_size(opened.picture, name)
+        if chosen is None:
+            self.statusMessage.emit("Not upscaled", 5000)
+            return
+        job = partial(upscale_picture_job, opened.picture, self.models, chosen, self._options())
+        self._start(job, self._upscaled, f"Upscaling with {chosen}…", dim=True)
+
+    def _confirm_size(self, picture: Picture, name: str) -> str | None:
+        """The model to upscale with: `name`, or the ×2 one chosen over a huge output; None: cancelled."""
+        entry = self.toolbar.current_entry()  # None: gone from the library, which the job will say
+        if entry is None:
+            return name
+        estimate = large_job.estimate_for_picture(entry.card, picture, self.settings.upscale_ensemble)
+        if estimate.megapixels <= LARGE_OUTPUT_MP:
+            return name
+        smaller = large_job.smaller_model(self.library, entry)
+        answer = self.ask_large_job(estimate, name, smaller)
+        if answer == large_job.SMALLER and smaller is not None:
+            self.toolbar.select_model(smaller)
+            return smaller
+        return name if answer == large_job.GO else None
+
+    def ask_large_job(self, estimate: UpscaleEstimate, name: str, smaller: str | None) -> str:
+        """GO, SMALLER or CANCEL, asked with a message box (tests answer it themselves)."""
+        return large_job.ask_large_job(self, estimate, name, smaller)
 
     def _upscaled(self, upscaled: Upscaled) -> None:
         if self.opened is None:
             return
         result = upscaled.result
-        self.result = result
-        self._saved_path = None
+        self.result, self.compared, self.previewed = result, None, None
+        self._saved_paths = []
         self.view.set_before(self.opened.image)
         self.view.set_after(upscaled.image)
         self.view.set_labels("Before", f"After: {result.model}")
-        self._show_result_info(result)
+        self._show_run_info(result)
+        self.statusMessage.emit(
+            f"Upscaled ×{result.scale} with {result.model} in {result.seconds:.1f} s", 8000
+        )
 
     def compare(self, name_b: str) -> None:
         """Upscale with the current model (A, left) and with `name_b` (B, right), side by side in the view."""
@@ -260,36 +286,48 @@ class UpscaleTab(QWidget):
             return
         opened, name_a = ready
         job = partial(compare_job, opened.picture, self.models, (name_a, name_b), self._options())
-        self._start(job, self._compared, f"Comparing {name_a} with {name_b}…")
+        self._start(job, self._compared, f"Comparing {name_a} with {name_b}…", dim=True)
 
     def _compared(self, compared: Compared) -> None:
         a, b = compared.a.result, compared.b.result
-        self.result = a
-        self._saved_path = None
+        self.result, self.compared, self.previewed = a, compared, None
+        self._saved_paths = []
         self.view.set_before(compared.a.image)
         self.view.set_after(compared.b.image)
         self.view.set_labels(f"A: {a.model}", f"B: {b.model}")
-        self._show_result_info(a, f"A {a.seconds:.1f} s, B {b.seconds:.1f} s — Save keeps A")
+        self._show_run_info(a, f"A: {a.model}, B: {b.model}", a.seconds + b.seconds)
+        self.statusMessage.emit(
+            f"Compared ×{a.scale}: A {a.model} in {a.seconds:.1f} s, B {b.model} in {b.seconds:.1f} s "
+            "(Save asks which to keep)",
+            8000,
+        )
 
     def preview(self) -> None:
-        """Upscale only what the view shows (at most ~256² input pixels) to judge the model quickly."""
+        """Upscale the middle of what the view shows (at most 256² input pixels) to judge the model."""
         ready = self._ready()
         if ready is None:
             return
         opened, name = ready
-        # A preview is drawn over the before, so the view goes back to the plain picture first.
-        self.view.set_before(opened.image)
-        self.view.set_after(None)
-        self.view.set_labels("Before", f"Preview: {name}")
-        self._update_output_scale()
-        region = self.view.visible_region()
+        # The view may show a result in its own output pixels: the job is told input pixels.
+        region, factor = self.view.visible_region(), opened.picture.width / self.view.output_size().width()
         visible = (region.left(), region.top(), region.right(), region.bottom())
+        visible = tuple(v * factor for v in visible)
         job = partial(preview_job, opened.picture, self.models, name, visible, self._options())
-        self._start(job, self._previewed, f"Previewing {name}…")
+        self._start(job, self._previewed, f"Previewing {name}…", dim=True)
 
     def _previewed(self, previewed: Previewed) -> None:
+        """Show the preview over the plain picture, where the view was, and say what it covers."""
+        if self.opened is None:
+            return
+        result = previewed.result
         self.previewed = previewed
+        self.view.set_before(self.opened.image)
+        self.view.set_after(None)
+        self.view.set_output_scale(result.scale)
         self.view.set_preview(previewed.image, previewed.region)
+        self.view.set_labels("Before", f"Preview: {result.model}")
+        self._show_run_info(result)
+        self.statusMessage.emit(previewed.describe(), 0)
 
     def cancel(self) -> None:
         """Stop the running job at its next tile (within a second)."""
@@ -297,80 +335,80 @@ class UpscaleTab(QWidget):
             self.jobs.cancel()
             self.cancel_action.setEnabled(False)
 
-    def _show_result_info(self, result: UpscaleResult, extra: str = "") -> None:
+    def _show_run_info(self, result: UpscaleResult, models: str = "", seconds: float | None = None) -> None:
+        """The permanent status label: how what the view shows was made (models, device, precision, time)."""
+        seconds = result.seconds if seconds is None else seconds
         self.run_label.setText(
-            f"{result.model}{' (max quality)' if result.ensemble else ''} · {result.device} · "
-            f"{result.precision} · {result.seconds:.1f} s"
+            f"{models or result.model}{' (max quality)' if result.ensemble else ''} · {result.device} · "
+            f"{result.precision} · {seconds:.1f} s"
         )
-        message = f"Upscaled ×{result.scale} with {result.model} in {result.seconds:.1f} s"
-        self.statusMessage.emit(f"{message} ({extra})" if extra else message, 8000)
         self._update_title()
 
     # ------------------------------------------------------------------------------------------- saving
 
     def save(self) -> None:
         """Save the result; once saved, saving again only says where it went."""
-        if self._saved_path is not None and self.result is not None:
-            self.statusMessage.emit(f"Already saved as {self._saved_path}", 5000)
+        if self._saved_paths and self.result is not None:
+            self.statusMessage.emit(f"Already saved as {', '.join(map(str, self._saved_paths))}", 5000)
             return
         self.save_as()
 
     def save_as(self) -> None:
-        """Ask where (and for JPEG/WebP, how well) to save the result; replacing a file is asked first."""
+        """Ask which result (after a comparison), where, and for JPEG/WebP how well, then save it in a worker.
+
+        Two results are two files, each named after its model; replacing a file is asked first.
+        """
         if self.result is None or self.opened is None:
             self.show_error("nothing to save yet: upscale a picture first")
             return
         if self.busy:
             return
+        results = self._results_to_save()
         try:
-            default = self._default_save_path(self.opened, self.result.scale)
-            path = ask_save_path(self, default, self.settings.output_format)
+            opened, scale = self.opened, results[0].scale if results else 1
+            default = default_save_path(opened.path, opened.name, scale, self.settings)
+            files = ask_save_files(self, results, default, self.settings, named=self.compared is not None)
         except SRStudioError as error:
             self.show_error(str(error))
             return
-        if path is None:
-            return
-        overwrite = path.exists()
-        if overwrite and not confirm_replace(self, path):
+        if files is None:
             self.statusMessage.emit("Not saved", 5000)
             return
-        extension = normalised_extension(path)
-        quality = None
-        if extension in QUALITY_FORMATS:
-            quality = ask_quality(self, extension, self.settings.output_quality)
-            if quality is None:
-                return
-            self.settings.output_quality = quality
-        self.settings.output_format = extension
-        self.settings.last_save_folder = str(path.parent)
-        job = partial(save_job, self.result.picture, path, quality, overwrite)
-        self._start(job, self._saved, f"Saving {path.name}…")
+        job = partial(save_job, files.files, files.quality)
+        self._start(job, self._saved, f"Saving {', '.join(path.name for _, path, _ in files.files)}…")
 
-    def _default_save_path(self, opened: Opened, scale: int) -> Path:
-        """`{stem}_x{scale}.{format}` in the last save folder, else beside the picture (or where the last
-        one came from, for a pasted picture)."""
-        settings = self.settings
-        stem = opened.path.stem if opened.path is not None else opened.name
-        folder = settings.last_save_folder or (
-            str(opened.path.parent) if opened.path is not None else settings.last_open_folder
-        )
-        return Path(folder or Path.home()) / default_save_name(stem, scale, settings.output_format)
+    def _results_to_save(self) -> list[UpscaleResult]:
+        """The last result; after a comparison, A, B or both as the user says (none: cancelled)."""
+        if self.compared is None:
+            return [self.result] if self.result is not None else []
+        a, b = self.compared.a.result, self.compared.b.result
+        answer = self.ask_which_result(a.model, b.model)
+        return {"A": [a], "B": [b], "both": [a, b]}.get(answer or "", [])
 
-    def _saved(self, path: Path) -> None:
-        self._saved_path = path
-        self.statusMessage.emit(f"Saved {path}", 8000)
+    def ask_which_result(self, model_a: str, model_b: str) -> str | None:
+        """ "A", "B", "both" or None, asked with a message box (tests answer it themselves)."""
+        return ask_which_result(self, model_a, model_b)
+
+    def _saved(self, paths: list[Path]) -> None:
+        self._saved_paths = paths
+        self.statusMessage.emit(f"Saved {', '.join(map(str, paths))}", 8000)
 
     # --------------------------------------------------------------------------------------------- jobs
 
-    def _start(self, factory: workers.JobFactory, on_result: Callable[[Any], None], text: str) -> None:
-        """Run `factory` as the tab's job, replacing (and cancelling) any job still running."""
+    def _start(
+        self, factory: workers.JobFactory, on_result: Callable[[Any], None], text: str, *, dim: bool = False
+    ) -> None:
+        """Run `factory` as the tab's job, replacing (and cancelling) any job still running; `dim` the
+        result it will replace until it ends."""
         self.show_error("")
+        self.view.set_dimmed(dim)
         self.jobs.start(factory, on_result, text)
 
     def _on_cancelled(self) -> None:
         self.statusMessage.emit("Cancelled", 5000)
 
     def _on_ended(self, outcome: str) -> None:
+        self.view.set_dimmed(False)
         self._update_actions()
         self.jobEnded.emit(outcome)
 
@@ -391,8 +429,8 @@ class UpscaleTab(QWidget):
         size = ""
         if self.opened is not None:
             size = f"{self.opened.picture.width}×{self.opened.picture.height}"
-            if self.result is not None:
-                size += f" → {self.result.picture.width}×{self.result.picture.height}"
+            if (after := self.view.after) is not None:  # what the view shows, not what Save would write
+                size += f" → {after.width()}×{after.height()}"
         self.size_label.setText(size)
         self.titleChanged.emit(self.title())
 

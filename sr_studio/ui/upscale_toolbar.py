@@ -14,6 +14,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QComboBox, QLabel, QMenu, QToolBar, QToolButton, QWidget
 
+from sr_studio.ui.model_purpose import model_label, model_tooltip
+
 if TYPE_CHECKING:
     from sr_studio.core.library import ModelEntry, ModelLibrary
     from sr_studio.ui.settings import Settings
@@ -42,8 +44,8 @@ class UpscaleToolbar(QToolBar):
         self.settings = settings
 
         self.model_combo = QComboBox()
-        self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.model_combo.setMinimumContentsLength(18)
+        # As wide as its longest line: a clipped name is a guess which model runs.
+        self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.scale_combo = QComboBox()
         self.scale_combo.setToolTip("Show only the models of this scale")
         self.scale_combo.addItem("All scales", 0)
@@ -54,6 +56,7 @@ class UpscaleToolbar(QToolBar):
         self.device_combo.addItem("Auto (best available)", "auto")
         self.device_combo.addItem("CPU", "cpu")
         self.compare_menu = QMenu("Compare with", self)
+        self.compare_menu.setToolTipsVisible(True)
         self.compare_menu.aboutToShow.connect(self._fill_compare_menu)
         self.compare_menu.triggered.connect(self._compare_chosen)
         self.compare_button = QToolButton()
@@ -96,19 +99,23 @@ class UpscaleToolbar(QToolBar):
         with _signals_blocked(self.model_combo):
             self.model_combo.clear()
             for entry in entries:
-                card = entry.card
-                text = f"{entry.name} ×{card.scale}" + (f" — {card.description}" if card.description else "")
-                self.model_combo.addItem(text, entry.name)
+                self.model_combo.addItem(model_label(entry), entry.name)
                 self.model_combo.setItemData(
-                    self.model_combo.count() - 1, card.description or entry.name, Qt.ItemDataRole.ToolTipRole
+                    self.model_combo.count() - 1, model_tooltip(entry), Qt.ItemDataRole.ToolTipRole
                 )
             index = self.model_combo.findData(wanted)
             if index < 0 and (default := self.library.default("upscale")) is not None:
                 index = self.model_combo.findData(default.name)
             self.model_combo.setCurrentIndex(max(0, index) if entries else -1)
         self.model_combo.setEnabled(bool(entries))
-        self.model_combo.setToolTip("The upscaling model" if entries else NO_MODEL_HINT)
         self._model_changed()
+
+    def select_model(self, name: str) -> None:
+        """Select model `name`, showing all scales first if the scale filter would hide it."""
+        scale = self.library.find(name).card.scale
+        if self.scale_combo.currentData() not in (0, scale):
+            self.scale_combo.setCurrentIndex(0)
+        self.fill_models(name)
 
     def current_model(self) -> str | None:
         return self.model_combo.currentData()
@@ -131,6 +138,8 @@ class UpscaleToolbar(QToolBar):
         name = self.current_model()
         if name:
             self.settings.model = name
+        tip = self.model_combo.itemData(self.model_combo.currentIndex(), Qt.ItemDataRole.ToolTipRole)
+        self.model_combo.setToolTip(tip or NO_MODEL_HINT)
         self.modelChanged.emit()
 
     def _scale_filter_changed(self) -> None:
@@ -145,8 +154,9 @@ class UpscaleToolbar(QToolBar):
         current = self.current_model()
         for entry in self.library.entries("upscale"):
             if entry.name != current:
-                action = self.compare_menu.addAction(f"{entry.name} ×{entry.card.scale}")
+                action = self.compare_menu.addAction(model_label(entry))
                 action.setData(entry.name)
+                action.setToolTip(model_tooltip(entry))
         if self.compare_menu.isEmpty():
             self.compare_menu.addAction("(no other upscaling model)").setEnabled(False)
 
