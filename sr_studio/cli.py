@@ -23,6 +23,7 @@ from sr_studio.core.logs import send_warnings_to_log
 if TYPE_CHECKING:
     from tqdm import tqdm
 
+    from sr_studio.core.batch import BatchRequest
     from sr_studio.core.jobs import Progress
     from sr_studio.core.library import ModelEntry, ModelLibrary
 
@@ -145,6 +146,24 @@ class _ProgressBar:
             self.bar.close()
 
 
+def _warn_about_large_outputs(request: BatchRequest) -> None:
+    """Before a file given by name starts a huge job, one note with its output size, time and memory (the
+    GUI asks the same question); folders are not opened for it."""
+    from PIL import Image
+
+    from sr_studio.core.estimate import LARGE_OUTPUT_MP, estimate_for_card
+
+    for path in request.inputs:
+        try:
+            with Image.open(path) as image:
+                width, height = image.size
+        except Exception:  # not a picture, or a folder: the batch itself says what it is
+            continue
+        estimate = estimate_for_card(request.model.card, width, height, ensemble=request.ensemble)
+        if estimate.megapixels > LARGE_OUTPUT_MP:
+            print(f"sr-studio: note: {path}: output {estimate.describe()}", file=sys.stderr)
+
+
 def cmd_upscale(args: argparse.Namespace) -> int:
     from sr_studio.core.batch import BatchRequest, OutputOptions, batch_request_job
     from sr_studio.core.jobs import run_job
@@ -170,6 +189,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         ensemble=args.ensemble,
         max_pixels=int(args.max_pixels * 1_000_000),
     )
+    _warn_about_large_outputs(request)
     bar = _ProgressBar(enabled=not args.json)
     try:
         report = run_job(batch_request_job(request, library), bar.update)

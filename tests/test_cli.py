@@ -267,3 +267,15 @@ def test_ensemble_flag_reaches_the_engine_and_the_json(library, photo, tmp_path,
     assert not np.array_equal(
         np.asarray(Image.open(tmp_path / "e.png")), np.asarray(Image.open(tmp_path / "p.png"))
     )
+
+
+def test_a_huge_output_is_announced_with_size_time_and_memory_before_it_starts(library, tmp_path, capsys):
+    from tests.corpus import png_bomb
+
+    huge = tmp_path / "huge.png"
+    huge.write_bytes(png_bomb(width=8000, height=7000))
+    arguments = ["upscale", huge, "-o", tmp_path / "out.png", "--model", "smooth-x2", "--max-pixels", "10"]
+    code, _, err = cli(capsys, *arguments)
+    note = next(line for line in err.splitlines() if "note:" in line)
+    assert "huge.png: output 16000×14000 (224 MP), about" in note and "of memory" in note
+    assert code == 1  # then refused: 56 MP is over --max-pixels 10
