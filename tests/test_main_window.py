@@ -519,3 +519,23 @@ def test_about_box_copies_its_text(qtbot, make_window):
     dialog.copy_button.click()
     assert QGuiApplication.clipboard().text() == dialog.text.toPlainText()
     assert "PyTorch" in dialog.text.toPlainText()
+
+
+def test_the_wizard_gets_the_settings_and_one_training_in_the_background_comes_back(
+    qtbot, make_window, monkeypatch
+):
+    from sr_studio.ui.wizard import FineTuneWizard
+
+    window = make_window()
+    window.open_wizard()
+    first = window.wizard
+    assert first.settings is window.settings  # so the last data folder is remembered
+    first.hide()
+    monkeypatch.setattr(FineTuneWizard, "running", property(lambda self: True))  # kept training
+    window.open_wizard()
+    assert window.wizard is first and first.isVisible()
+    monkeypatch.setattr(FineTuneWizard, "running", property(lambda self: False))
+    first.hide()
+    window.open_wizard()
+    assert window.wizard is not first
+    window.wizard.close()

@@ -14,6 +14,7 @@ CHANGED = {
     "window_state": b"\x00\x00\x00\xffstate",
     "last_open_folder": "/pictures/in",
     "last_save_folder": "/pictures/out",
+    "last_train_folder": "/pictures/train",
     "output_format": "webp",
     "output_quality": 77,
     "model": "smooth-x2",

@@ -22,7 +22,17 @@ from PySide6.QtWidgets import QWizard
 from sr_studio.ui import workers
 from sr_studio.ui.training_process import LineSplitter, TrainingProcess, parse_line, unfinished_runs
 from sr_studio.ui.wizard import FineTuneWizard
-from sr_studio.ui.wizard_plan import DATA, FINISH, SETTINGS, TRAIN, Plan, write_recipe
+from sr_studio.ui.wizard_plan import (
+    DATA,
+    FINISH,
+    PRESETS,
+    SETTINGS,
+    TRAIN,
+    UPSCALE,
+    Plan,
+    duration_text,
+    write_recipe,
+)
 from tests.pictures import textured
 
 TIMEOUT_MS = 60_000  # a child imports torch first: seconds on this CPU, more under load
@@ -122,8 +132,12 @@ def test_fine_tune_measure_stop_resume_and_save_to_the_library(
 
     qtbot.waitUntil(lambda: settings.measured, timeout=TIMEOUT_MS)  # measured again once settled
     estimate = settings.estimate_label.text()
-    assert estimate.startswith("≈ ") and "s/step, measured" in estimate and "3 evaluations" in estimate
-    assert "300 steps (≈" in settings.preset_radios[0].text()
+    assert estimate.startswith("≈ ") and f"for {STEPS} steps" in estimate and "3 evaluations" in estimate
+    assert "s/step, measured for tiny-x2, batch 4, patch 32" in estimate
+    rate, quick = settings.seconds_per_step, PRESETS[UPSCALE][0]  # the preset at the rate just measured
+    assert settings.preset_radios[0].text() == f"Quick — {quick.steps(rate)} steps, ≈ " + duration_text(
+        quick.steps(rate) * rate
+    )
     assert not any(radio.isChecked() for radio in settings.preset_radios)  # a custom count: no preset
 
     # The main window's close check: stop, and wait for the checkpoint.
@@ -302,7 +316,11 @@ class Recorder:
 
 @pytest.mark.parametrize(
     ("last_line", "exit_code", "failure"),
-    [('{"event": "done", "step": 2}', 0, None), ("Traceback: boom", 3, "(exit code 3): a warning")],
+    [
+        ('{"event": "done", "step": 2}', 0, None),
+        ('{"event": "probe", "seconds_per_step": 0.5}', 0, None),  # how `--probe` ends: a normal end
+        ("Traceback: boom", 3, "(exit code 3): a warning"),
+    ],
 )
 def test_a_child_process_s_chunks_become_events_and_messages(
     qtbot, monkeypatch, last_line, exit_code, failure
@@ -319,7 +337,7 @@ def test_a_child_process_s_chunks_become_events_and_messages(
     assert steps == [1, 2]
     assert "not json" in seen.messages and "a warning" in seen.messages
     if failure is None:
-        assert seen.events[-1]["event"] == "done" and seen.failures == []
+        assert seen.events[-1]["event"] in ("done", "probe") and seen.failures == []
     else:
         assert "Traceback: boom" in seen.messages
         assert len(seen.failures) == 1 and failure in seen.failures[0]

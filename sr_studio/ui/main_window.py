@@ -406,14 +406,16 @@ class MainWindow(QMainWindow):
         self.batch_dialog.show()
 
     def open_wizard(self) -> None:
-        """The fine-tuning wizard, non-modal: the one already open comes to the front."""
-        if self.wizard is not None and self.wizard.isVisible():
+        """The fine-tuning wizard, non-modal: the one already open, or training in the background after its
+        window was closed, comes to the front."""
+        if self.wizard is not None and (self.wizard.isVisible() or self.wizard.running):
+            self.wizard.show()
             self.wizard.raise_()
             self.wizard.activateWindow()
             return
         if self.wizard is not None:
             self.wizard.deleteLater()
-        self.wizard = FineTuneWizard(self.library, parent=self, pool=self.pool)
+        self.wizard = FineTuneWizard(self.library, parent=self, pool=self.pool, settings=self.settings)
         self.wizard.modelReady.connect(self.use_model)
         self.wizard.show()
 

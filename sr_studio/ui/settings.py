@@ -139,6 +139,7 @@ class Settings:
     window_state = Option[bytes]("window/state", bytes, b"")
     last_open_folder = Option[str]("folders/open", str, "")
     last_save_folder = Option[str]("folders/save", str, "")
+    last_train_folder = Option[str]("folders/train", str, "")  # the wizard's folder of pictures
     output_format = Option[str]("output/format", str, "png", lambda v: v in SAVE_FORMATS)
     output_quality = Option[int]("output/quality", int, 95, lambda v: 1 <= v <= 100)
     model = Option[str]("upscale/model", str, "")

@@ -25,7 +25,8 @@ from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Signal
 import sr_studio
 from sr_studio.train.stop import STOP_FILE  # the job's own name for it; that module has no torch
 
-TERMINAL_EVENTS = frozenset({"done", "stopped", "error"})
+# How a job ends when it ends as meant: a run with done, stopped or error; a `--probe` with its one event.
+TERMINAL_EVENTS = frozenset({"done", "stopped", "error", "probe"})
 CHECKPOINT = "checkpoint.pt"  # the job's file names (sr_studio.train.job), read here without torch
 CONFIG = "config.toml"
 EVENTS = "events.jsonl"
@@ -82,7 +83,8 @@ class TrainingProcess(QObject):
 
     `finished` comes exactly once per `start`, after every event has been delivered, also when the program
     could not be started (exit code -1). `failed` comes before it when the job ended without saying why
-    (no `done`, `stopped` or `error` event): it could not start, crashed, or was killed.
+    (no `done`, `stopped`, `error` or, for a probe, `probe` event): it could not start, crashed, or was
+    killed.
     """
 
     event = Signal(dict)

@@ -1,6 +1,7 @@
 """The wizard's picture folder page: a header-only scan says what is usable, what is skipped and why.
 
-The scan runs as a worker job (folders can be large) and only once the user stops typing a path.
+The scan runs as a worker job (folders can be large) and only once the user stops typing a path. The
+folder last trained on is offered again next time (where the wizard has the app's settings).
 """
 
 from __future__ import annotations
@@ -107,7 +108,16 @@ class DataPage(QWizardPage):
 
     def initializePage(self) -> None:
         self.val_spin.setEnabled(self.owner.task == UPSCALE)
+        settings = self.owner.settings
+        remembered = Path(settings.last_train_folder) if settings and settings.last_train_folder else None
+        if not self.folder_edit.text() and remembered is not None and remembered.is_dir():
+            self.set_folder(remembered)
         self._show_split()
+
+    def validatePage(self) -> bool:
+        if self.owner.settings is not None:
+            self.owner.settings.last_train_folder = str(self.folder.absolute())
+        return True
 
     def set_folder(self, folder: Path) -> None:
         """Show `folder` and scan it now."""

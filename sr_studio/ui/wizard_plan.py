@@ -21,6 +21,39 @@ UPSCALE, SAMPLE = "upscale", "sample"
 WHAT, DATA, SETTINGS, TRAIN, FINISH = range(5)  # the wizard's page ids
 PATCH_MAX = 96  # SRResNet's HR patch
 EVAL_IMAGES = 8  # validation images at periodic evaluations (the final one uses all)
+STEPS_MAX = 1_000_000  # the steps box's top
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A training length chosen by time, not by steps: its step count follows from the seconds per step
+    the probe measured for the very settings it will run, so its label's steps and time always agree."""
+
+    label: str
+    seconds: float  # the training time aimed at
+    floor: int  # the fewest steps worth running, however slow the machine
+
+    def steps(self, seconds_per_step: float | None) -> int:
+        """Steps that fill `seconds` at the measured rate, in two figures; the floor until measured."""
+        if not seconds_per_step:
+            return self.floor
+        return min(STEPS_MAX, max(self.floor, round_steps(self.seconds / seconds_per_step)))
+
+
+# Lengths of time, so a preset means the same on a 2-core laptop and on a GPU. Fine-tuning starts from a
+# trained upscaler, so five minutes at a low learning rate already show whether a narrow domain gains
+# (the finish page measures it); the longer ones buy more steps for larger folders. The floors keep a
+# slow machine's run long enough to show anything; a DCGAN starts from nothing and needs more of them.
+PRESETS = {
+    UPSCALE: (Preset("Quick", 300, 50), Preset("Standard", 1800, 300), Preset("Thorough", 7200, 1000)),
+    SAMPLE: (Preset("Quick", 300, 300), Preset("Standard", 1800, 1000), Preset("Thorough", 7200, 3000)),
+}
+
+
+def round_steps(steps: float) -> int:
+    """A count read at a glance: 457.8 → 460, 10986 → 11000 (two figures, whole tens)."""
+    unit = 10 ** max(1, math.floor(math.log10(max(steps, 1.0))) - 1)
+    return round(steps / unit) * unit
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The wizard's settings page: the model and the training settings, with a measured time estimate.
 
-Presets quote times measured on this machine, not guessed: a probe child (`sr_studio.train --probe`)
-times a few real steps with the settings shown, and again once changed settings have settled.
+Times are measured on this machine, not guessed: a probe child (`sr_studio.train --probe`) times a few
+real steps with the settings shown (the recipe training will run, but for its length), and again once
+changed settings have settled. Presets are lengths of time: their steps follow from that one rate.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ from sr_studio.ui.common import ERROR_STYLE, list_devices
 from sr_studio.ui.training_process import TrainingProcess
 from sr_studio.ui.wizard_plan import (
     PATCH_MAX,
-    SAMPLE,
+    PRESETS,
     SETTINGS,
+    STEPS_MAX,
     UPSCALE,
     Plan,
     duration_text,
@@ -46,15 +48,6 @@ if TYPE_CHECKING:
     from sr_studio.train.data import ScanSummary
     from sr_studio.ui.wizard import FineTuneWizard
 
-# Steps per preset. Fine-tuning starts from a trained upscaler, so a few hundred steps at a low learning
-# rate already show whether a narrow domain gains (the finish page measures it); 1500 is where L1
-# fine-tuning on a folder of pictures usually flattens; 5000 for large folders. On a CPU (≈0.5–3 s per
-# step at batch 16, patch 96) that is minutes / about an hour / hours, and the probe says which. A DCGAN
-# starts from nothing and needs thousands of steps before faces or glyphs take shape.
-PRESETS = {
-    UPSCALE: (("Quick", 300), ("Standard", 1500), ("Thorough", 5000)),
-    SAMPLE: (("Quick", 1000), ("Standard", 5000), ("Thorough", 20000)),
-}
 DEFAULT_PRESET = 0  # Quick: see whether the data helps before spending an hour on it
 UPSCALE_LR = 5e-5  # half SRResNet's 1e-4: a small folder should adjust a trained model, not overwrite it
 GAN_LR = 2e-4  # DCGAN (Radford et al.), with β1 0.5
@@ -96,7 +89,7 @@ class SettingsPage(QWizardPage):
             self._presets.addButton(radio)
             preset_row.addWidget(radio)
             radio.toggled.connect(self._preset_chosen)
-        self.steps_spin = spin_box(1, 1_000_000, PRESETS[UPSCALE][DEFAULT_PRESET][1])
+        self.steps_spin = spin_box(1, STEPS_MAX, PRESETS[UPSCALE][DEFAULT_PRESET].floor)
         self.steps_spin.setSingleStep(100)
         self.batch_spin = spin_box(1, 512, 16, "pictures (or patches) per step")
         self.patch_spin = spin_box(PATCH_MIN, 512, PATCH_MAX, "side of the high-resolution training patches")
@@ -177,17 +170,19 @@ class SettingsPage(QWizardPage):
             self._model_form.setRowVisible(widget, not upscale)
         self._form.setRowVisible(self.patch_spin, upscale)
         self.base_combo.clear()
-        for entry in self.owner.library.entries(UPSCALE):
+        library = self.owner.library
+        for entry in library.entries(UPSCALE):
             self.base_combo.addItem(f"{entry.name} — ×{entry.card.scale}", entry.name)
-        for radio, (label, steps) in zip(self.preset_radios, PRESETS[task], strict=True):
-            radio.setText(f"{label} — {steps} steps")
-        self.preset_radios[DEFAULT_PRESET].setChecked(True)
-        self.steps_spin.setValue(PRESETS[task][DEFAULT_PRESET][1])
+        default = library.default(UPSCALE)  # what the upscale tab picks, not the first name in the list
+        if default is not None:
+            self.base_combo.setCurrentIndex(self.base_combo.findData(default.name))
         self.batch_spin.setValue(16 if upscale else 64)
         self.lr_spin.setValue(UPSCALE_LR if upscale else GAN_LR)
         sides = [min(w, h) for _, w, h in summary.usable] if summary else []
         fitting = min(sides, default=PATCH_MAX) // 8 * 8  # the largest patch every picture holds
         self.patch_spin.setValue(max(32, min(PATCH_MAX, fitting)))
+        self.preset_radios[DEFAULT_PRESET].setChecked(True)
+        self._apply_preset()  # its floor until measured
 
     def cleanupPage(self) -> None:
         self.stop_probe()
@@ -238,12 +233,21 @@ class SettingsPage(QWizardPage):
                 self.device_combo.addItem(label, name)
 
     def _preset_chosen(self, checked: bool) -> None:
-        for radio, (_, steps) in zip(self.preset_radios, PRESETS[self.owner.task], strict=True):
-            if checked and radio.isChecked():
-                self.steps_spin.setValue(steps)
+        if checked:
+            self._apply_preset()
+
+    def _apply_preset(self) -> None:
+        """The checked preset's steps at the rate measured for the settings shown."""
+        chosen = next((i for i, radio in enumerate(self.preset_radios) if radio.isChecked()), None)
+        if chosen is not None:
+            self.steps_spin.setValue(self._preset_steps()[chosen])
+
+    def _preset_steps(self) -> list[int]:
+        rate = self.seconds_per_step if self.measured else None
+        return [preset.steps(rate) for preset in PRESETS[self.owner.task]]
 
     def _steps_changed(self, steps: int) -> None:
-        presets = [s for _, s in PRESETS[self.owner.task]]
+        presets = self._preset_steps()
         if steps in presets:
             self.preset_radios[presets.index(steps)].setChecked(True)
         else:  # a custom step count: no preset applies
@@ -321,6 +325,8 @@ class SettingsPage(QWizardPage):
     def _on_probe_event(self, event: dict[str, Any]) -> None:
         if event["event"] == "probe":
             self.seconds_per_step = float(event["seconds_per_step"])
+            if self.measured:  # not a probe of settings since changed, ended just before it was killed
+                self._apply_preset()
             self._show_estimate()
         elif event["event"] == "error":
             self.estimate_label.setText(f"Could not measure: {event.get('message', '')}")
@@ -339,9 +345,12 @@ class SettingsPage(QWizardPage):
     def _show_estimate(self) -> None:
         measured = self._measured_for == self._probe_key()
         rate = self.seconds_per_step if measured else None
-        for radio, (label, steps) in zip(self.preset_radios, PRESETS[self.owner.task], strict=True):
+        presets = zip(self.preset_radios, PRESETS[self.owner.task], self._preset_steps(), strict=True)
+        for radio, preset, steps in presets:
             radio.setText(
-                f"{label} — {steps} steps" + (f" (≈ {duration_text(steps * rate)})" if rate else "")
+                f"{preset.label} — {steps} steps, ≈ {duration_text(steps * rate)}"
+                if rate
+                else f"{preset.label} — about {duration_text(preset.seconds)}"
             )
         if self.problem() is not None:
             self.estimate_label.setText("")
@@ -353,10 +362,20 @@ class SettingsPage(QWizardPage):
         else:
             plan = self.plan()
             extra, evaluations = evaluation_seconds(plan, rate, self.owner.data_page.summary)
-            text = f"≈ {duration_text(plan.steps * rate)} on this machine ({rate:.3g} s/step, measured)"
+            text = (
+                f"≈ {duration_text(plan.steps * rate)} for {plan.steps} steps on this machine "
+                f"({rate:.3g} s/step, measured for {_measured_what(plan)})"
+            )
             if evaluations:
                 text += f", plus roughly {duration_text(extra)} for {evaluations} evaluations (estimated)"
             self.estimate_label.setText(text + ".")
+
+
+def _measured_what(plan: Plan) -> str:
+    """The settings a rate was measured with, in the user's words."""
+    if plan.task == UPSCALE:
+        return f"{plan.base}, batch {plan.batch}, patch {plan.patch}"
+    return f"a {plan.patch}×{plan.patch} GAN of width {plan.width}, batch {plan.batch}"
 
 
 def _temporary_recipe(root: Path) -> Path:
