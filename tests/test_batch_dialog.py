@@ -203,7 +203,7 @@ def test_cancel_mid_run_leaves_complete_files_and_a_rerun_finishes(qtbot, librar
 
 def test_open_output_folder_opens_the_default_sibling_folder(qtbot, library, pictures, monkeypatch):
     opened = []
-    monkeypatch.setattr(QDesktopServices, "openUrl", opened.append)
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url) or True)
     dialog = make_dialog(qtbot, library, inputs=[pictures])
     assert not dialog.open_output_button.isEnabled()
     run_to_end(qtbot, dialog)
@@ -211,6 +211,14 @@ def test_open_output_folder_opens_the_default_sibling_folder(qtbot, library, pic
     assert dialog.open_output_button.isEnabled()
     qtbot.mouseClick(dialog.open_output_button, Qt.MouseButton.LeftButton)
     assert [url.toLocalFile() for url in opened] == [str(pictures.parent / "pics_x2")]
+    assert dialog.status_label.isHidden()
+
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: False)  # no file manager here
+    qtbot.mouseClick(dialog.open_output_button, Qt.MouseButton.LeftButton)
+    assert not dialog.status_label.isHidden()
+    assert dialog.status_label.text() == (
+        f"No file manager could be started: the results are in {pictures.parent / 'pics_x2'}"
+    )
 
 
 def test_one_folder_prefills_the_folder_field_and_the_default_output(qtbot, library, pictures):

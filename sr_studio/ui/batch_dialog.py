@@ -365,8 +365,13 @@ class BatchDialog(QDialog):
             self.progress_view.cancelling()
 
     def open_output_folder(self) -> None:
-        if self._request is not None:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self._request.output_folder())))
+        """Show the results in the file manager; where none could be started, say where they are."""
+        if self._request is None:
+            return
+        folder = self._request.output_folder()
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder))):
+            self.status_label.setText(f"No file manager could be started: the results are in {folder}")
+            self.status_label.show()
 
     def _set_running(self, running: bool) -> None:
         self._running = running
