@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 from sr_studio.core.images import load_image
 from sr_studio.core.library import save_model_files
 from sr_studio.models.msrresnet import MSRResNet
-from sr_studio.ui import large_job, upscale_tab, workers
+from sr_studio.ui import large_job, workers
 from sr_studio.ui.main_window import MainWindow
 from sr_studio.ui.qimage import qimage_to_picture
 from sr_studio.ui.save_dialog import SAVE_FILTERS
@@ -111,7 +111,6 @@ def test_the_status_bar_names_the_previews_model_not_the_last_results(qtbot, mak
 
 def test_a_huge_upscale_is_asked_about_first(qtbot, make_window, library, photo, monkeypatch):
     add_x4(library)
-    monkeypatch.setattr(upscale_tab, "LARGE_OUTPUT_MP", 0.01)  # 34×21 at ×4 is 0.011 megapixels
     asked = []
     answer = [large_job.CANCEL]
 
@@ -120,6 +119,7 @@ def test_a_huge_upscale_is_asked_about_first(qtbot, make_window, library, photo,
         return answer[0]
 
     window = make_window()
+    window.settings.large_job_mp = 0.01  # 34×21 at ×4 is 0.011 megapixels
     monkeypatch.setattr(window.upscale_tab, "ask_large_job", ask)
     open_picture(qtbot, window, photo)
     choose(window.model_combo, "faithful-x4")
@@ -143,6 +143,13 @@ def test_a_huge_upscale_is_asked_about_first(qtbot, make_window, library, photo,
     assert window.result.scale == 4 and len(asked) == 1
 
     choose(window.model_combo, "tiny-x2")  # 0.003 megapixels: below the line, nothing asked
+    assert run(qtbot, window, window.upscale) == "finished"
+    assert len(asked) == 1
+
+    never = next(a for a in window.large_job_group.actions() if a.text() == "Never")
+    never.trigger()  # Settings ▸ Ask before large outputs ▸ Never
+    assert window.settings.large_job_mp == 0
+    choose(window.model_combo, "faithful-x4")
     assert run(qtbot, window, window.upscale) == "finished"
     assert len(asked) == 1
 

@@ -27,7 +27,7 @@ from PySide6.QtGui import (
     QKeySequence,
     QShowEvent,
 )
-from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QTabWidget, QWidget
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox, QTabWidget, QWidget
 
 from sr_studio import __version__
 from sr_studio.core.images import Picture
@@ -57,6 +57,7 @@ TILE_CHOICES = (
     ("Whole image", "none"),
     *((f"{n} px", str(n)) for n in (64, 128, 256, 512)),
 )
+LARGE_JOB_CHOICES = (*((f"Over {n} MP", float(n)) for n in (25, 100, 400)), ("Never", 0.0))
 
 
 def local_paths(mime: QMimeData) -> list[Path]:
@@ -170,19 +171,26 @@ class MainWindow(QMainWindow):
         tools_menu.addAction(self.fine_tune_action)
 
         settings_menu = bar.addMenu("&Settings")
-        tile_menu = settings_menu.addMenu("&Tile size")
-        self.tile_group = QActionGroup(self)
-        for label, value in TILE_CHOICES:
-            action = tile_menu.addAction(label)
-            action.setData(value)
-            action.setCheckable(True)
-            self.tile_group.addAction(action)
+        self.tile_group = self._choice_menu(settings_menu.addMenu("&Tile size"), TILE_CHOICES)
         self.tile_group.triggered.connect(self._tile_chosen)
+        large = settings_menu.addMenu("&Ask before large outputs")
+        self.large_job_group = self._choice_menu(large, LARGE_JOB_CHOICES)
+        self.large_job_group.triggered.connect(self._large_job_chosen)
         settings_menu.addSeparator()
         settings_menu.addAction(self.reset_action)
 
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.about_action)
+
+    def _choice_menu(self, menu: QMenu, choices: tuple[tuple[str, object], ...]) -> QActionGroup:
+        """One checkable entry per (label, setting value), exclusive."""
+        group = QActionGroup(self)
+        for label, value in choices:
+            action = menu.addAction(label)
+            action.setData(value)
+            action.setCheckable(True)
+            group.addAction(action)
+        return group
 
     def _build_status_bar(self) -> None:
         status = self.statusBar()
@@ -271,6 +279,8 @@ class MainWindow(QMainWindow):
             self.restoreState(settings.window_state)
         for action in self.tile_group.actions():
             action.setChecked(action.data() == settings.upscale_tile)
+        for action in self.large_job_group.actions():
+            action.setChecked(action.data() == settings.large_job_mp)
 
     def reset_settings(self) -> None:
         """Ask, then put every setting back to its default (the window follows at once)."""
@@ -290,6 +300,9 @@ class MainWindow(QMainWindow):
 
     def _tile_chosen(self, action: QAction) -> None:
         self.settings.upscale_tile = action.data()
+
+    def _large_job_chosen(self, action: QAction) -> None:
+        self.settings.large_job_mp = action.data()
 
     # ------------------------------------------------------------------------------------------ devices
 

@@ -16,6 +16,8 @@ from typing import Any, Generic, TypeVar, overload
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from sr_studio.core.estimate import LARGE_OUTPUT_MP
+
 ORGANISATION = "SR Studio"
 APPLICATION = "SR Studio"
 RECENT_MAX = 10
@@ -70,6 +72,7 @@ def _to_bytes(value: Any) -> bytes:
 _CONVERTERS: dict[type, Callable[[Any], Any]] = {
     bool: _to_bool,
     int: _to_int,
+    float: float,
     str: _to_str,
     list: _to_list,
     bytes: _to_bytes,
@@ -147,6 +150,8 @@ class Settings:
     device = Option[str]("upscale/device", str, "auto", bool)
     upscale_tile = Option[str]("upscale/tile", str, "auto", _valid_tile)  # "auto", "none" or pixels
     upscale_ensemble = Option[bool]("upscale/ensemble", bool, False)  # "Max quality": self-ensemble
+    # Ask before an upscale whose output has more megapixels than this (0: never ask).
+    large_job_mp = Option[float]("upscale/ask_above_mp", float, LARGE_OUTPUT_MP, lambda v: v >= 0)
     smooth_before = Option[bool]("view/smooth_before", bool, True)
     view_mode = Option[str]("view/mode", str, "split", lambda v: v in VIEW_MODES)
     _recent = Option[list]("recent/files", list, [])

@@ -20,7 +20,7 @@ from PySide6.QtGui import QImage, QKeySequence
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from sr_studio.core.errors import SRStudioError
-from sr_studio.core.estimate import LARGE_OUTPUT_MP, UpscaleEstimate
+from sr_studio.core.estimate import UpscaleEstimate
 from sr_studio.core.images import Picture
 from sr_studio.core.upscale import UpscaleResult, parse_tile
 from sr_studio.ui import large_job, workers
@@ -252,7 +252,8 @@ class UpscaleTab(QWidget):
         if entry is None:
             return name
         estimate = large_job.estimate_for_picture(entry.card, picture, self.settings.upscale_ensemble)
-        if estimate.megapixels <= LARGE_OUTPUT_MP:
+        threshold = self.settings.large_job_mp
+        if not threshold or estimate.megapixels <= threshold:
             return name
         smaller = large_job.smaller_model(self.library, entry)
         answer = self.ask_large_job(estimate, name, smaller)
