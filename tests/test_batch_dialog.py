@@ -257,9 +257,10 @@ def test_an_output_dir_and_a_model_are_prefilled(qtbot, library, pictures, tmp_p
     assert dialog.output_edit.text() == str(tmp_path / "out")
     labels = [dialog.model_combo.itemText(row) for row in range(dialog.model_combo.count())]
     assert labels == [
-        "smooth-x2 — ×2 — bilinear ×2 in MSRResNet's clothing",
-        "tiny-x2 — ×2 — a tiny random ×2 test model",
-    ]  # the sampler is not offered
+        "smooth-x2 ×2 — bilinear ×2 in MSRResNet's clothing",
+        "tiny-x2 ×2 — a tiny random ×2 test model",
+    ]  # the sampler is not offered; labels as in the Upscale tab's model box
+    assert "bilinear" in dialog.model_combo.itemData(0, Qt.ItemDataRole.ToolTipRole)
     assert dialog.request().output == tmp_path / "out"
 
 

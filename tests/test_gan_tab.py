@@ -54,9 +54,11 @@ def choose_save_path(monkeypatch, path):
     )
 
 
-def test_the_combo_lists_samplers_with_size_and_description(tab):
+def test_the_combo_lists_samplers_with_size_and_the_description_in_the_tooltip(tab):
     assert tab.model_combo.count() == 1
-    assert tab.model_combo.currentText() == "tiny-gan — 32×32 — a tiny random test sampler"
+    assert tab.model_combo.currentText() == "tiny-gan — 32×32"  # short: never clipped
+    tooltip = tab.model_combo.itemData(0, Qt.ItemDataRole.ToolTipRole)
+    assert tooltip == "tiny-gan — 32×32 — a tiny random test sampler"
     assert tab.hint_label.isHidden() and tab.generate_button.isEnabled()
 
 

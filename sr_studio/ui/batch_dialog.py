@@ -46,6 +46,7 @@ from sr_studio.core.jobs import Progress
 from sr_studio.ui import workers
 from sr_studio.ui.batch_progress import BatchProgress
 from sr_studio.ui.common import ENSEMBLE_TIP, ERROR_STYLE, list_devices
+from sr_studio.ui.model_purpose import model_label, model_tooltip
 
 if TYPE_CHECKING:
     from sr_studio.core.library import ModelEntry, ModelLibrary
@@ -200,10 +201,11 @@ class BatchDialog(QDialog):
 
     def _fill_models(self, wanted: str | None) -> None:
         self._entries = {entry.name: entry for entry in self.library.entries("upscale")}
-        for entry in self._entries.values():
-            card = entry.card
-            label = f"{entry.name} — ×{card.scale}" + (f" — {card.description}" if card.description else "")
-            self.model_combo.addItem(label, entry.name)
+        for entry in self._entries.values():  # what each is for; the details in its tooltip
+            self.model_combo.addItem(model_label(entry), entry.name)
+            self.model_combo.setItemData(
+                self.model_combo.count() - 1, model_tooltip(entry), Qt.ItemDataRole.ToolTipRole
+            )
         if not self._entries:
             self._show_status("no upscaling model is installed (import one with: sr-studio models import)")
             return

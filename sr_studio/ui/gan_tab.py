@@ -115,11 +115,11 @@ def save_job(
     return save_image(picture, path, overwrite=True)  # the file dialog has asked before replacing a file
 
 
-def describe(card: ModelCard) -> str:
-    """The model combo's line: "name — 64×64 — description"."""
+def describe(card: ModelCard, *, full: bool = False) -> str:
+    """The model combo's line, "name — 64×64"; `full` adds the description (for its tooltip)."""
     size = card.arguments.get("image_size")
     parts = [card.name, f"{size}×{size}" if size else "size unknown"]
-    return " — ".join([*parts, card.description] if card.description else parts)
+    return " — ".join([*parts, card.description] if full and card.description else parts)
 
 
 class GanTab(QWidget):
@@ -265,7 +265,7 @@ class GanTab(QWidget):
         for entry in self.library.entries("sample"):
             self.model_combo.addItem(describe(entry.card), entry.name)
             self.model_combo.setItemData(
-                self.model_combo.count() - 1, describe(entry.card), Qt.ItemDataRole.ToolTipRole
+                self.model_combo.count() - 1, describe(entry.card, full=True), Qt.ItemDataRole.ToolTipRole
             )
         self.model_combo.setCurrentIndex(max(0, self.model_combo.findData(current)))
         empty = self.model_combo.count() == 0
