@@ -3,7 +3,8 @@
 Pictures arrive from the command line, File ▸ Open (and Open Recent), paste, and drag and drop: one file
 opens in the Upscale tab, a folder or several files open the batch dialog. The tabs do the work; the window
 wires them to its menus and status bar and remembers its geometry. Tools ▸ Fine-tune opens the wizard,
-whose new model is selected where it belongs. Torch is never imported while the window is being built: the
+whose new model is selected where it belongs, as is one imported (Models ▸ Import…, or dropped weights).
+Torch is never imported while the window is being built: the
 device list is filled from a worker after the window has been on screen for a moment.
 """
 
@@ -36,6 +37,8 @@ from sr_studio.ui import workers
 from sr_studio.ui.batch_dialog import BatchDialog
 from sr_studio.ui.common import list_devices, make_action
 from sr_studio.ui.gan_tab import GanTab
+from sr_studio.ui.model_import import split_weights
+from sr_studio.ui.models_menu import ModelsMenu
 from sr_studio.ui.settings import Settings
 from sr_studio.ui.upscale_tab import UpscaleTab
 from sr_studio.ui.upscale_toolbar import NO_MODEL_HINT
@@ -104,6 +107,10 @@ class MainWindow(QMainWindow):
         self.tabs.currentChanged.connect(self._tab_changed)
         self._adopt_upscale_tab()
         self.setCentralWidget(self.tabs)
+        self.models_menu = ModelsMenu(self.library, pool=pool, parent=self)
+        self.models_menu.imported.connect(self.use_model)
+        self.models_menu.removed.connect(self.refresh_models)
+        self.models_menu.failed.connect(self.show_error)
         self._build_actions()
         self._build_menus()
         self._build_status_bar()
@@ -169,6 +176,7 @@ class MainWindow(QMainWindow):
 
         tools_menu = bar.addMenu("&Tools")
         tools_menu.addAction(self.fine_tune_action)
+        bar.addMenu(self.models_menu)
 
         settings_menu = bar.addMenu("&Settings")
         self.tile_group = self._choice_menu(settings_menu.addMenu("&Tile size"), TILE_CHOICES)
@@ -387,8 +395,9 @@ class MainWindow(QMainWindow):
 
     def dropEvent(self, event: QDropEvent) -> None:
         mime = event.mimeData()
-        paths = local_paths(mime)
-        if paths:
+        weights, paths = split_weights(local_paths(mime))
+        self.models_menu.import_files(weights)
+        if paths or weights:
             self.open_paths(paths)
         elif mime.hasImage():
             self.open_image(QImage(mime.imageData()), "dropped")
@@ -443,6 +452,11 @@ class MainWindow(QMainWindow):
             self.upscale_tab.toolbar.select_model(name)
             self.tabs.setCurrentWidget(self.upscale_tab)
         self.statusBar().showMessage(f"{name} is in your model library and selected", 8000)
+
+    def refresh_models(self) -> None:
+        """List the models again in every picker (after a removal), keeping each choice where it can."""
+        self.upscale_tab.toolbar.fill_models()
+        self.gan_tab.refresh_models()
 
     def show_about(self) -> None:
         from sr_studio.ui.about import AboutDialog  # about_text imports torch: only when asked for

@@ -56,9 +56,10 @@ def model_label(entry: ModelEntry) -> str:
 
 
 def model_tooltip(entry: ModelEntry) -> str:
-    """Everything the card says about the model in a few lines: name, description, measured quality."""
+    """Everything the card says about the model in a few lines: name, architecture, description, quality."""
     card = entry.card
-    lines = [f"{entry.name} (×{card.scale}, {'built in' if entry.builtin else 'your model'})"]
+    kind = "built in" if entry.builtin else "your model"
+    lines = [f"{entry.name} (×{card.scale}, {card.architecture}, {kind})"]
     if card.description:
         lines.append(card.description)
     if quality := card.quality():

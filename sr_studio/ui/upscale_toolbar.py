@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     from sr_studio.core.library import ModelEntry, ModelLibrary
     from sr_studio.ui.settings import Settings
 
-NO_MODEL_HINT = "No upscaling model is installed: import one with `sr-studio models import FILE`"
+NO_MODEL_HINT = (
+    "No upscaling model is installed: import one with Models ▸ Import… or `sr-studio models import FILE`"
+)
 
 
 class UpscaleToolbar(QToolBar):
@@ -49,8 +51,7 @@ class UpscaleToolbar(QToolBar):
         self.scale_combo = QComboBox()
         self.scale_combo.setToolTip("Show only the models of this scale")
         self.scale_combo.addItem("All scales", 0)
-        for scale in sorted({entry.card.scale or 1 for entry in library.entries("upscale")}):
-            self.scale_combo.addItem(f"×{scale}", scale)
+        self._offer_scales()
         self.device_combo = QComboBox()
         self.device_combo.setToolTip("Where the network runs")
         self.device_combo.addItem("Auto (best available)", "auto")
@@ -95,6 +96,7 @@ class UpscaleToolbar(QToolBar):
         if wanted is None:
             wanted = self.model_combo.currentData()
         scale = self.scale_combo.currentData() or 0
+        self._offer_scales()
         entries = [e for e in self.library.entries("upscale") if not scale or e.card.scale == scale]
         with _signals_blocked(self.model_combo):
             self.model_combo.clear()
@@ -109,6 +111,16 @@ class UpscaleToolbar(QToolBar):
             self.model_combo.setCurrentIndex(max(0, index) if entries else -1)
         self.model_combo.setEnabled(bool(entries))
         self._model_changed()
+
+    def _offer_scales(self) -> None:
+        """A scale filter for each scale the upscalers have, an imported model's new one included."""
+        offered = {self.scale_combo.itemData(index) for index in range(self.scale_combo.count())}
+        scales = {entry.card.scale or 1 for entry in self.library.entries("upscale")}
+        with _signals_blocked(self.scale_combo):
+            for scale in sorted(scales - offered):
+                count = self.scale_combo.count()
+                index = next((i for i in range(1, count) if self.scale_combo.itemData(i) > scale), count)
+                self.scale_combo.insertItem(index, f"×{scale}", scale)
 
     def select_model(self, name: str) -> None:
         """Select model `name`, showing all scales first if the scale filter would hide it."""
