@@ -69,9 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true")
     show = model_commands.add_parser("show", help="print a model's card")
     show.add_argument("name")
-    imported = model_commands.add_parser("import", help="import a .safetensors or .pth/.pt weights file")
-    imported.add_argument("file", type=Path)
-    imported.add_argument("--name", help="name in the library (default: from the file name)")
+    imported = model_commands.add_parser(
+        "import", help="import .safetensors or .pth/.pt weights files, or every one in a folder"
+    )
+    imported.add_argument("files", type=Path, nargs="+", metavar="FILE")
+    imported.add_argument("--name", help="name in the library, with one file (default: from the file name)")
     removed = model_commands.add_parser("remove", help="remove one of your own models")
     removed.add_argument("name")
 
@@ -270,14 +272,34 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(f"weights: {entry.weights_path}\ncard: {entry.card_path}", file=sys.stderr)
         return EXIT_OK
     if args.models_command == "import":
-        entry = library.import_file(args.file, name=args.name)
-        print(
-            f"imported {entry.name}: {entry.card.architecture} {entry.card.arguments} → {entry.weights_path}"
-        )
-        return EXIT_OK
+        return _import_models(library, args.files, args.name)
     library.remove(args.name)
     print(f"removed {args.name}")
     return EXIT_OK
+
+
+def _import_models(library: ModelLibrary, paths: list[Path], name: str | None) -> int:
+    """One line per file: what it was imported as, or why not; exit 1 when any file failed."""
+    from sr_studio.core.importing import weights_files
+
+    files = weights_files(paths)
+    if not files:
+        raise UsageError(f"no .safetensors, .pth or .pt files in {', '.join(map(str, paths))}")
+    if name is not None and len(files) > 1:
+        raise UsageError(f"--name needs exactly one file, not {len(files)}")
+    failed = 0
+    for path in files:
+        try:
+            entry = library.import_file(path, name=name)
+        except ModelError as error:
+            print(f"sr-studio: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        card = entry.card
+        print(
+            f"imported {entry.name}: {card.architecture} {card.arguments} → {entry.weights_path}", flush=True
+        )
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def cmd_sample(args: argparse.Namespace) -> int:

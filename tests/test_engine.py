@@ -9,6 +9,7 @@ import torch
 from sr_studio.core import engine
 from sr_studio.core.errors import Cancelled, SRStudioError
 from sr_studio.core.jobs import CancelToken, run_job
+from sr_studio.models import ARCHITECTURES
 from sr_studio.models.srresnet import SRResNet
 
 CPU = torch.device("cpu")
@@ -199,14 +200,15 @@ def test_precision_policy(monkeypatch):
 
 def test_auto_tile_follows_free_memory(monkeypatch):
     monkeypatch.setattr(engine, "free_memory_bytes", lambda device: 64 << 30)
-    roomy = engine.auto_tile_size(CPU, 64, 4, "fp32", pad=40)
+    pixel_bytes = ARCHITECTURES["srresnet"].bytes_per_input_pixel({"scale": 4, "channels": 64}, "fp32")
+    roomy = engine.auto_tile_size(CPU, pixel_bytes, pad=40)
     monkeypatch.setattr(engine, "free_memory_bytes", lambda device: 200 << 20)
-    tight = engine.auto_tile_size(CPU, 64, 4, "fp32", pad=40)
+    tight = engine.auto_tile_size(CPU, pixel_bytes, pad=40)
     assert roomy == engine.MAX_AUTO_TILE["cpu"]
     assert engine.MIN_TILE <= tight < roomy
     # the estimate keeps a padded tile's activations within a quarter of free memory
     side = tight + 80
-    assert side * side * engine.bytes_per_input_pixel(64, 4, "fp32") <= (200 << 20) // 4 or tight == 64
+    assert side * side * pixel_bytes <= (200 << 20) // 4 or tight == 64
 
 
 def test_bf16_stays_close_to_fp32(image):

@@ -247,8 +247,8 @@ def test_import_own_layout(library: ModelLibrary, tmp_path: Path, arguments: dic
     assert (entry.card.architecture, entry.card.arguments) == ("srresnet", {**ARGS, **arguments})
     assert (entry.card.scale, entry.card.source) == (net.scale, str(path.resolve()))
     assert (entry.card.licence, entry.card.description) == (
-        "unknown (imported)",
-        f"imported from {path.name}",
+        "unknown — check the model's source",
+        f"SRResNet imported from {path.name}",
     )
     x = torch.rand(1, 3, 9, 11)
     assert torch.allclose(library.load(entry.name).network(x), run(net, x), atol=1e-5)
@@ -365,7 +365,7 @@ def test_import_refuses_to_unpickle_objects(library: ModelLibrary, tmp_path: Pat
 @pytest.mark.parametrize(
     ("file_name", "content", "message"),
     [
-        ("weights.pth", {"foo.weight": torch.zeros(2, 2)}, "not an SRResNet-family state dict"),
+        ("weights.pth", {"foo.weight": torch.zeros(2, 2)}, "not a known model layout .keys foo.weight;"),
         ("weights.pth", [1, 2, 3], "no state dict found"),
         (
             "weights.pth",

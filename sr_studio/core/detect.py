@@ -1,20 +1,21 @@
 """Read someone else's weights file safely and work out which architecture and arguments it fits.
 
-Like spandrel, detection looks at the state dict's keys and shapes only; the library then builds the
-network and strict-loads the weights, which is the real proof that the guess fits.
+Like spandrel, detection looks at the state dict's keys and shapes only, through each architecture's
+descriptor; the library then builds the network and strict-loads the weights, which is the real proof
+that the guess fits.
 Torch is imported only when a file is read.
 """
 
 from __future__ import annotations
 
-import math
 import pickle
-import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sr_studio.core.errors import ModelError
+from sr_studio.models import ARCHITECTURES
+from sr_studio.models.architecture import some
 
 if TYPE_CHECKING:
     import torch
@@ -93,93 +94,38 @@ def unwrap_state_dict(obj: Any) -> dict[str, torch.Tensor]:
         raise ValueError(f"no state dict found (the file holds {type(obj).__name__})")
     not_tensors = [str(key) for key, value in obj.items() if not isinstance(value, torch.Tensor)]
     if not_tensors or not all(isinstance(key, str) for key in obj):
-        raise ValueError(f"no state dict found (entries that are not tensors: {_some(not_tensors)})")
+        raise ValueError(f"no state dict found (entries that are not tensors: {some(not_tensors)})")
     if all(key.startswith(PARALLEL_PREFIX) for key in obj):
         return {key[len(PARALLEL_PREFIX) :]: value for key, value in obj.items()}
     return dict(obj)
 
 
-def detect_architecture(state_dict: Mapping[str, torch.Tensor]) -> tuple[str, dict[str, Any]]:
-    """("srresnet" | "msrresnet" | "dcgan_generator", constructor arguments) read from keys and shapes."""
-    if "head.0.weight" in state_dict:
-        return "srresnet", _srresnet(state_dict)
-    if "conv_first.weight" in state_dict:
-        return "msrresnet", _msrresnet(state_dict)
-    if "layers.0.weight" in state_dict and "layers.0.bias" not in state_dict:
-        return "dcgan_generator", _dcgan_generator(state_dict)
-    raise ValueError(f"not an SRResNet-family state dict: unknown keys ({_some(list(state_dict))})")
+class Detected(NamedTuple):
+    """An architecture that fits a state dict, its constructor arguments, and the state under its keys."""
+
+    architecture: str
+    arguments: dict[str, Any]
+    state: dict[str, torch.Tensor]
 
 
-def _srresnet(sd: Mapping[str, torch.Tensor]) -> dict[str, Any]:
-    channels = _first_conv_channels(sd, "head.0.weight", kernel=9)
-    stages = _count(sd, "upsample.{}.0.weight")
-    factors = [_shuffle_factor(sd, f"upsample.{k}.0.weight", channels) for k in range(stages)]
-    return {
-        "scale": math.prod(factors),
-        "blocks": _count(sd, "body.{}.conv1.weight"),
-        "channels": channels,
-        "norm": "batch" if "trunk.1.weight" in sd else "none",
-    }
+def detect_architecture(state_dict: Mapping[str, torch.Tensor]) -> Detected:
+    """The first registered architecture whose `detect` accepts the keys and shapes; ValueError otherwise.
 
-
-def _msrresnet(sd: Mapping[str, torch.Tensor]) -> dict[str, Any]:
-    channels = _first_conv_channels(sd, "conv_first.weight", kernel=3)
-    upconvs = ["upconv1.weight", "upconv2.weight"] if "upconv2.weight" in sd else ["upconv1.weight"]
-    return {
-        "scale": math.prod(_shuffle_factor(sd, key, channels) for key in upconvs),
-        "blocks": _count(sd, "body.{}.conv1.weight"),
-        "channels": channels,
-    }
-
-
-def _dcgan_generator(sd: Mapping[str, torch.Tensor]) -> dict[str, Any]:
-    """Transposed convs are layers.{i}.weight of shape [in, out, 4, 4]: latent → ... → width → RGB."""
-    convs = [
-        weight
-        for _, weight in sorted(
-            (int(key.split(".")[1]), weight)
-            for key, weight in sd.items()
-            if re.fullmatch(r"layers\.\d+\.weight", key) and weight.ndim == 4
-        )
-    ]
-    if len(convs) < 2 or convs[-1].shape[1] != 3 or any(tuple(w.shape[2:]) != (4, 4) for w in convs):
-        raise ValueError("not an SRResNet-family state dict: layers.* look like no DCGAN generator")
-    return {
-        "latent_dim": convs[0].shape[0],
-        "image_size": 4 * 2 ** (len(convs) - 1),
-        "width": convs[-1].shape[0],
-    }
-
-
-def _first_conv_channels(sd: Mapping[str, torch.Tensor], key: str, *, kernel: int) -> int:
-    shape = tuple(sd[key].shape)
-    if len(shape) != 4 or shape[1:] != (3, kernel, kernel):
-        raise ValueError(f"not an SRResNet-family state dict: {key} has shape {list(shape)}")
-    return shape[0]
-
-
-def _shuffle_factor(sd: Mapping[str, torch.Tensor], key: str, channels: int) -> int:
-    """A sub-pixel conv feeding PixelShuffle(f) outputs f² times the trunk's channels."""
-    if key not in sd:
-        raise ValueError(f"not an SRResNet-family state dict: no {key}")
-    outputs = sd[key].shape[0]
-    for factor in (2, 3):
-        if outputs == channels * factor * factor:
-            return factor
-    raise ValueError(f"{key} has {outputs} output channels, not 4 or 9 times {channels}")
-
-
-def _count(sd: Mapping[str, Any], pattern: str) -> int:
-    """How many consecutive indices 0, 1, 2, ... have `pattern` in the state dict."""
-    count = 0
-    while pattern.format(count) in sd:
-        count += 1
-    return count
-
-
-def _some(keys: list[str], limit: int = 4) -> str:
-    shown = ", ".join(keys[:limit])
-    return f"{shown}, … {len(keys)} in all" if len(keys) > limit else shown
+    An architecture that recognises its keys but finds them not fitting stops the search, so the
+    error names what was recognised and what was not.
+    """
+    for arch in ARCHITECTURES.values():
+        if arch.detect is None:
+            continue
+        try:
+            arguments = arch.detect(state_dict)
+        except ValueError as error:
+            raise ValueError(f"looks like {arch.name}, but {error}") from None
+        if arguments is not None:
+            state = dict(state_dict) if arch.rename_keys is None else arch.rename_keys(dict(state_dict))
+            return Detected(arch.id, arguments, state)
+    known = ", ".join(arch.name for arch in ARCHITECTURES.values() if arch.detect is not None)
+    raise ValueError(f"not a known model layout (keys {some(list(state_dict))}; importable: {known})")
 
 
 def first_line(error: BaseException, limit: int = 200) -> str:

@@ -27,6 +27,7 @@ MIN_TILE = 16
 # Largest automatic tile (LR pixels) per device type: on a CPU bigger tiles stop paying off while the
 # padding overhead shrinks slowly, and a GPU is limited by its memory estimate instead.
 MAX_AUTO_TILE = {"cpu": 256, "cuda": 1024, "mps": 512}
+DEFAULT_CANCEL_POINTS = ("*", "body.*", "upsample.*")
 
 
 @dataclass(frozen=True)
@@ -114,20 +115,13 @@ def free_memory_bytes(device: torch.device) -> int:
     return 2 << 30
 
 
-def bytes_per_input_pixel(channels: int, scale: int, precision: str) -> int:
-    """A deliberately high estimate of peak activation memory per LR pixel of an SRResNet-like network.
+def auto_tile_size(device: torch.device, bytes_per_pixel: int, pad: int) -> int:
+    """The largest tile (LR pixels per side) whose padded activations fit a quarter of free memory.
 
-    Measured on the CPU: whole-image fp32 ×4 (64 channels) peaks near 10 KB per input pixel; the formula
-    gives 14 KB there, so tiles it sizes leave headroom.
+    `bytes_per_pixel` is the architecture's estimate of peak activation memory per input pixel.
     """
-    dtype_bytes = 4 if precision == "fp32" else 2
-    return dtype_bytes * channels * (3 * scale * scale + 8)
-
-
-def auto_tile_size(device: torch.device, channels: int, scale: int, precision: str, pad: int) -> int:
-    """The largest tile (LR pixels per side) whose padded activations fit a quarter of free memory."""
     budget = free_memory_bytes(device) // 4
-    side = int(math.sqrt(budget / bytes_per_input_pixel(channels, scale, precision))) - 2 * pad
+    side = int(math.sqrt(budget / bytes_per_pixel)) - 2 * pad
     return max(MIN_TILE * 4, min(MAX_AUTO_TILE.get(device.type, 256), side))
 
 
@@ -154,6 +148,10 @@ def plan_tiles(height: int, width: int, tile: int | None, pad: int) -> list[Tile
     return tiles
 
 
+def _aligned(size: int, alignment: int) -> int:
+    return -(-size // alignment) * alignment
+
+
 def is_out_of_memory(error: BaseException) -> bool:
     """True for the allocation failures of every backend (CUDA, MPS, the CPU allocator)."""
     oom_type = getattr(torch, "OutOfMemoryError", None) or torch.cuda.OutOfMemoryError
@@ -171,14 +169,32 @@ def prepare_network(network: nn.Module, device: torch.device, precision: str) ->
     return prepared.to(device=device, dtype=DTYPES[precision], memory_format=torch.channels_last)
 
 
+def cancel_modules(network: nn.Module, points: tuple[str, ...]) -> list[nn.Module]:
+    """The submodules named by cancel points: "conv_first", "body.*" (each child of body), "*" (each
+    top-level child); names the network lacks are skipped, so one default serves unregistered nets."""
+    found: list[nn.Module] = []
+    for point in points:
+        parent, _, star = point.rpartition(".") if point.endswith("*") else (point, "", "")
+        try:
+            module = network.get_submodule(parent)
+        except AttributeError:
+            continue
+        found += list(module.children()) if star else [module]
+    return found
+
+
 @contextlib.contextmanager
-def cancel_between_layers(network: nn.Module, cancel: CancelToken | None) -> Iterator[None]:
-    """Check `cancel` before every top-level layer, residual block and upsampling stage of a tile."""
+def cancel_between_layers(
+    network: nn.Module, cancel: CancelToken | None, points: tuple[str, ...] = DEFAULT_CANCEL_POINTS
+) -> Iterator[None]:
+    """Check `cancel` before each submodule the cancel points name (by default every top-level layer,
+    residual block and upsampling stage), so a slow tile stops within one block."""
     if cancel is None:
         yield
         return
-    modules = [*network.children(), *getattr(network, "body", []), *getattr(network, "upsample", [])]
-    handles = [m.register_forward_pre_hook(lambda *_: check_cancel(cancel)) for m in modules]
+    handles = [
+        m.register_forward_pre_hook(lambda *_: check_cancel(cancel)) for m in cancel_modules(network, points)
+    ]
     try:
         yield
     finally:
@@ -254,19 +270,25 @@ def run_tiled(
     cancel: CancelToken | None = None,
     stage: str = "tiles",
     ensemble: bool = False,
+    cancel_points: tuple[str, ...] = DEFAULT_CANCEL_POINTS,
+    alignment: int = 1,
 ) -> Generator[Progress, None, int | None]:
     """Upscale `image` (H×W×3 float32 in [0, 1]) into `out` (sH×sW×3, or ×1 for grey) tile by tile.
 
     Returns the tile size finally used. `out` may be a view into a larger array (the colour or alpha
     channels of a picture) of float or integer type; integer targets are quantised as tiles arrive.
     `network` must already be prepared for `device` and `precision`; `ensemble` averages each tile over
-    its 8 flips and rotations (`self_ensemble`). On an out-of-memory error the tile
+    its 8 flips and rotations (`self_ensemble`). `cancel_points` name where a tile checks `cancel`; tile
+    and pad are rounded up to multiples of `alignment`, so that a network that pixel-unshuffles its input
+    sees every tile on the whole image's pixel grid. On an out-of-memory error the tile
     is halved and the cores not yet written are redone with the smaller tiles; nothing finished is lost.
     """
     height, width = image.shape[:2]
+    pad = _aligned(pad, alignment)
     source = torch.from_numpy(image).permute(2, 0, 1)[None].to(device=device, dtype=DTYPES[precision])
     finished = np.zeros((height, width), dtype=bool)
     while True:
+        tile = None if tile is None else _aligned(tile, alignment)
         tiles = [
             t for t in plan_tiles(height, width, tile, pad) if not finished[t.y0 : t.y1, t.x0 : t.x1].all()
         ]
@@ -274,7 +296,7 @@ def run_tiled(
         try:
             for done, t in enumerate(tiles, start=1):
                 check_cancel(cancel)
-                with cancel_between_layers(network, cancel):
+                with cancel_between_layers(network, cancel, cancel_points):
                     out[t.y0 * scale : t.y1 * scale, t.x0 * scale : t.x1 * scale] = _run_tile(
                         network, source, t, scale, out, ensemble
                     )

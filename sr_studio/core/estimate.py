@@ -4,14 +4,17 @@ still be answered with "no". No torch and no Qt here, so the GUI thread and the 
 Time is output megapixels over a rate: the model card's measured output MP/s when it records one
 (`metrics.out_mp_per_s`, as `benchmarks/sr_quality.py` names it), else `ASSUMED_MP_PER_S`, a
 conservative CPU figure that is only a guess. Memory is the output array, the float copies of the input
-the engine works from, and one tile's activations (`engine.bytes_per_input_pixel`).
+the engine works from, and one tile's activations (the architecture's `bytes_per_input_pixel`, as the
+engine sizes its tiles with).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from sr_studio.models import ARCHITECTURES
 
 if TYPE_CHECKING:
     from sr_studio.core.library import ModelCard
@@ -21,7 +24,7 @@ if TYPE_CHECKING:
 ASSUMED_MP_PER_S = 0.25
 LARGE_OUTPUT_MP = 100.0  # above this many output megapixels the GUI asks before upscaling
 ASSUMED_TILE = 256  # LR pixels a side: the engine's largest automatic tile on a CPU
-ASSUMED_PAD = 40  # LR pixels of context around a tile: the built-in networks' receptive radius
+ASSUMED_ARCHITECTURE = "srresnet"  # the built-in networks' memory and context, when no card says
 ENSEMBLE_PASSES = 8  # "max quality" runs every tile in 8 flips and rotations
 
 
@@ -46,12 +49,6 @@ class UpscaleEstimate:
         )
 
 
-def activation_bytes_per_input_pixel(channels: int, scale: int, precision: str) -> int:
-    """`engine.bytes_per_input_pixel`, without importing torch (a test keeps the two equal)."""
-    dtype_bytes = 4 if precision == "fp32" else 2
-    return dtype_bytes * channels * (3 * scale * scale + 8)
-
-
 def measured_rate(card: ModelCard) -> float | None:
     """The output MP/s the card records having measured, if any."""
     rate = card.metrics.get("out_mp_per_s")
@@ -66,19 +63,23 @@ def estimate_upscale(
     rate_mp_s: float | None = None,
     channels: int = 3,
     sample_bytes: int = 1,
-    network_channels: int = 64,
+    architecture: str = ASSUMED_ARCHITECTURE,
+    arguments: dict[str, Any] | None = None,
     precision: str = "fp32",
     tile: int | None = ASSUMED_TILE,
-    pad: int = ASSUMED_PAD,
     ensemble: bool = False,
 ) -> UpscaleEstimate:
     """The estimate for a `width`×`height` input (`channels` samples of `sample_bytes` each) at ×`scale`.
 
     `rate_mp_s` None assumes `ASSUMED_MP_PER_S` (and says it is a guess); `tile` None is whole-image
-    inference, whose activations cover the whole input.
+    inference, whose activations cover the whole input. Activation memory and a tile's context come
+    from the architecture's descriptor with `arguments` (its defaults for any not given, at ×`scale`).
     """
     if width < 1 or height < 1 or scale < 1:
         raise ValueError(f"cannot estimate a {width}×{height} input at ×{scale}")
+    arch = ARCHITECTURES[architecture]
+    arguments = {"scale": scale, **(arguments or {})}
+    pad = arch.receptive_radius(arguments)
     out_width, out_height = width * scale, height * scale
     megapixels = out_width * out_height / 1e6
     rate = ASSUMED_MP_PER_S if rate_mp_s is None else rate_mp_s
@@ -87,7 +88,7 @@ def estimate_upscale(
     float_input = width * height * 3 * (4 + (4 if precision == "fp32" else 2))  # numpy planes + tensor
     side_x, side_y = (width, height) if tile is None else (min(tile, width), min(tile, height))
     tile_area = min(width, side_x + 2 * pad) * min(height, side_y + 2 * pad)
-    activations = tile_area * activation_bytes_per_input_pixel(network_channels, scale, precision)
+    activations = tile_area * arch.bytes_per_input_pixel(arguments, precision)
     return UpscaleEstimate(
         width=out_width,
         height=out_height,
@@ -108,7 +109,7 @@ def estimate_for_card(
     sample_bytes: int = 1,
     ensemble: bool = False,
 ) -> UpscaleEstimate:
-    """`estimate_upscale` with the card's scale, width and measured rate (when it has one)."""
+    """`estimate_upscale` with the card's scale, architecture and measured rate (when it has one)."""
     return estimate_upscale(
         width,
         height,
@@ -116,7 +117,8 @@ def estimate_for_card(
         rate_mp_s=measured_rate(card),
         channels=channels,
         sample_bytes=sample_bytes,
-        network_channels=int(card.arguments.get("channels", 64)),
+        architecture=card.architecture,
+        arguments=card.arguments,
         ensemble=ensemble,
     )
 

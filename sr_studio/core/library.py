@@ -9,176 +9,35 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
-import math
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import sr_studio
 from sr_studio.core import paths
 from sr_studio.core.atomic import atomic_write, write_text_atomic
-from sr_studio.core.detect import detect_architecture, first_line, read_state_dict, state_dict_from_bytes
+from sr_studio.core.card import NAME_MAX, ModelCard, check_name, sanitise_name
+from sr_studio.core.detect import first_line, state_dict_from_bytes
 from sr_studio.core.errors import ModelError
 from sr_studio.core.weights import build_network, load_weights, sha256_file
 from sr_studio.models import ARCHITECTURES
+from sr_studio.models.architecture import Architecture
 
 if TYPE_CHECKING:
     from torch import nn
 
-CARD_FORMAT = 1
-TASKS = ("upscale", "sample")
-PRECISIONS = ("fp32", "bf16", "fp16")
-NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]*")
-NAME_MAX = 64
+__all__ = [
+    "NAME_MAX",
+    "LoadedModel",
+    "ModelCard",
+    "ModelEntry",
+    "ModelLibrary",
+    "check_name",
+    "sanitise_name",
+]
+
 WEIGHTS_SUFFIX = ".safetensors"
 CARD_SUFFIX = ".json"
 PREFERRED_DEFAULTS = {"upscale": "srresnet-x4", "sample": "dcgan-emoji-64"}
-# Output range of samplers whose cards do not say otherwise (DCGAN ends in tanh).
-SAMPLER_RANGES = {"dcgan_generator": (-1.0, 1.0)}
-
-
-@dataclass(frozen=True)
-class ModelCard:
-    """What a model is and where it came from; stored as NAME.json next to NAME.safetensors."""
-
-    name: str
-    task: str
-    architecture: str
-    arguments: dict[str, Any]
-    sha256: str
-    scale: int | None = None
-    value_range: tuple[float, float] = (0.0, 1.0)
-    precision: tuple[str, ...] = PRECISIONS
-    description: str = ""
-    licence: str = "unknown"
-    recipe: str | None = None
-    data_manifest: dict[str, Any] | list[Any] | str | None = None
-    metrics: dict[str, Any] = field(default_factory=dict)
-    source: str | None = None
-    created_by: str = f"sr-studio {sr_studio.__version__}"
-    extra: dict[str, Any] = field(default_factory=dict)
-    format: int = CARD_FORMAT
-
-    def __post_init__(self) -> None:
-        _validate(self)
-
-    def quality(self) -> str:
-        """The card's measured quality in one line (as the training job records it), for model lists."""
-        metrics, extra = self.metrics, self.extra
-        after, before = metrics.get("after") or {}, metrics.get("before") or {}
-        if isinstance(after.get("psnr"), int | float):
-            text = f"val {after['psnr']:.2f} dB"
-            if isinstance(before.get("bicubic", {}).get("psnr"), int | float):
-                text += f" vs bicubic {before['bicubic']['psnr']:.2f}"
-        elif isinstance(after.get("frechet"), int | float):
-            text = f"Fréchet {after['frechet']:.2f}"
-            if isinstance(before.get("real_halves", {}).get("frechet"), int | float):
-                text += f" (real vs real {before['real_halves']['frechet']:.2f})"
-        else:
-            return ""
-        if isinstance(metrics.get("images"), int):
-            text += f" on {metrics['images']} images"
-        if extra.get("complete") is False:
-            text += f"; still training: step {extra.get('steps_done')} of {extra.get('steps')}"
-        return text
-
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), indent=2, ensure_ascii=False) + "\n"
-
-    @classmethod
-    def from_json(cls, text: str, path: str | Path | None = None) -> ModelCard:
-        """Parse and validate a card; any problem is a one-line ModelError naming `path`."""
-        try:
-            data = json.loads(text)
-        except ValueError as error:
-            raise ModelError(f"card is malformed: not JSON ({error})", path) from None
-        if not isinstance(data, dict):
-            raise ModelError("card is malformed: not a JSON object", path)
-        known = {f.name for f in dataclasses.fields(cls)}
-        required = {f.name for f in dataclasses.fields(cls) if _is_required(f)}
-        if unknown := sorted(set(data) - known):
-            raise ModelError(f"card is malformed: unknown field {unknown[0]!r}", path)
-        if missing := sorted(required - set(data)):
-            raise ModelError(f"card is malformed: missing field {missing[0]!r}", path)
-        for name in ("value_range", "precision"):
-            if isinstance(data.get(name), list):
-                data[name] = tuple(data[name])
-        try:
-            return cls(**data)
-        except ValueError as error:
-            raise ModelError(f"card is malformed: {error}", path) from None
-
-
-def _is_required(f: dataclasses.Field[Any]) -> bool:
-    return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-
-
-def _validate(card: ModelCard) -> None:
-    """Raise ValueError saying what is wrong with the card's fields, so a bad card never gets used."""
-    _expect(card, "name", str)
-    check_name(card.name)
-    for name in ("task", "architecture", "sha256", "description", "licence", "created_by"):
-        _expect(card, name, str)
-    for name in ("recipe", "source"):
-        _expect(card, name, (str, type(None)))
-    for name in ("arguments", "metrics", "extra"):
-        _expect(card, name, dict)
-    _expect(card, "data_manifest", (dict, list, str, type(None)))
-    _expect(card, "format", int)
-    _expect(card, "scale", (int, type(None)))
-    _expect(card, "value_range", tuple)
-    _expect(card, "precision", tuple)
-    if card.format > CARD_FORMAT:
-        raise ValueError(f"card format {card.format} is newer than this SR Studio reads ({CARD_FORMAT})")
-    if card.task not in TASKS:
-        raise ValueError(f"task must be one of {', '.join(TASKS)}, not {card.task!r}")
-    if card.architecture not in ARCHITECTURES:
-        raise ValueError(f"unknown architecture {card.architecture!r}")
-    if not re.fullmatch(r"[0-9a-f]{64}", card.sha256):
-        raise ValueError("sha256 must be 64 lower-case hex digits")
-    if card.task == "upscale" and (card.scale is None or card.scale < 1):
-        raise ValueError("an upscaler needs a positive integer scale")
-    if card.task == "sample" and card.scale is not None:
-        raise ValueError("a sampler has no scale")
-    if "scale" in card.arguments and card.arguments["scale"] != card.scale:
-        raise ValueError(f"scale {card.scale} differs from arguments.scale {card.arguments['scale']}")
-    low_high = card.value_range
-    if len(low_high) != 2 or not all(_is_number(v) for v in low_high) or not low_high[0] < low_high[1]:
-        raise ValueError(f"value_range must be two numbers, low < high, not {list(low_high)}")
-    if not card.precision or not all(p in PRECISIONS for p in card.precision):
-        raise ValueError(f"precision must list some of {', '.join(PRECISIONS)}, not {list(card.precision)}")
-
-
-def _expect(card: ModelCard, name: str, types: type | tuple[type, ...]) -> None:
-    value = getattr(card, name)
-    if not isinstance(value, types) or (isinstance(value, bool) and bool not in _as_tuple(types)):
-        raise ValueError(f"{name} has the wrong type ({type(value).__name__}: {value!r})")
-
-
-def _as_tuple(types: type | tuple[type, ...]) -> tuple[type, ...]:
-    return types if isinstance(types, tuple) else (types,)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def check_name(name: str) -> str:
-    """`name` if it is a valid model name (it becomes a file name), else ValueError saying why."""
-    if not NAME_PATTERN.fullmatch(name) or len(name) > NAME_MAX:
-        raise ValueError(
-            f"invalid model name {name!r}: use up to {NAME_MAX} lower-case letters, digits, '.', '_' or '-',"
-            " starting with a letter or digit"
-        )
-    return name
-
-
-def sanitise_name(text: str) -> str:
-    """A valid model name made from any text, such as a file stem ("RealESRGAN x4" → "realesrgan-x4")."""
-    name = re.sub(r"[^a-z0-9._-]+", "-", text.lower()).lstrip("._-")[:NAME_MAX].rstrip("-")
-    return name or "imported"
 
 
 @dataclass(frozen=True)
@@ -208,8 +67,13 @@ class LoadedModel:
         return self.card.scale
 
     @property
+    def architecture(self) -> Architecture:
+        return ARCHITECTURES[self.card.architecture]
+
+    @property
     def receptive_radius(self) -> int | None:
-        return getattr(self.network, "receptive_radius", None)
+        radius = self.architecture.receptive_radius
+        return None if radius is None else radius(self.card.arguments)
 
     @property
     def task(self) -> str:
@@ -305,10 +169,9 @@ class ModelLibrary:
         network = build_network(card.architecture, card.arguments, entry.card_path)
         load_weights(network, state_dict_from_bytes(data, entry.weights_path), entry.weights_path)
         network.eval()
-        if fold and getattr(network, "norm", None) == "batch":
-            from sr_studio.models.srresnet import fold_batchnorm
-
-            network = fold_batchnorm(network).eval()
+        folding = ARCHITECTURES[card.architecture].fold
+        if fold and folding is not None:
+            network = folding(network).eval()
         network.requires_grad_(False)
         return LoadedModel(card=card, network=network, entry=entry)
 
@@ -336,26 +199,19 @@ class ModelLibrary:
 
     def import_file(self, path: Path, *, name: str | None = None) -> ModelEntry:
         """Add a .safetensors/.pth/.pt file of weights, once they are proven to fit a known architecture."""
+        from sr_studio.core.importing import detect_and_load
+
         path = Path(path)
         name = sanitise_name(path.stem) if name is None else name
         self._refuse_clash(name)
-        state = read_state_dict(path)
-        try:
-            architecture, arguments = detect_architecture(state)
-        except ValueError as error:
-            raise ModelError(str(error), path) from None
-        network = build_network(architecture, arguments, path)
-        load_weights(network, state, path)
+        network, detected, card_fields = detect_and_load(path)
         return save_model_files(
             self.user_dir,
             network,
             name=name,
-            task=network.task,
-            architecture=architecture,
-            arguments=arguments,
-            source=str(path.resolve()),
-            licence="unknown (imported)",
-            description=f"imported from {path.name}",
+            architecture=detected.architecture,
+            arguments=detected.arguments,
+            **card_fields,
         )
 
     def install(self, card_path: Path, *, name: str, description: str | None = None) -> ModelEntry:
@@ -412,15 +268,20 @@ def save_model_files(
 ) -> ModelEntry:
     """Write NAME.safetensors, then NAME.json carrying its sha256, each atomically, into any folder.
 
-    `card_fields` are ModelCard's other fields less sha256; an upscaler's scale and a sampler's value
-    range default to what the network and architecture say. Existing files are kept unless `overwrite`.
+    `card_fields` are ModelCard's other fields less sha256; the task, an upscaler's scale, the value
+    range and the precisions default to what the architecture says. Existing files are kept unless
+    `overwrite`.
     """
     from safetensors.torch import save_file
 
-    if card_fields.get("task") == "upscale":
-        card_fields.setdefault("scale", getattr(network, "scale", None))
-    if card_fields.get("architecture") in SAMPLER_RANGES:
-        card_fields.setdefault("value_range", SAMPLER_RANGES[card_fields["architecture"]])
+    arch = ARCHITECTURES.get(card_fields.get("architecture", ""))
+    if arch is not None:
+        card_fields.setdefault("task", arch.task)
+        if card_fields["task"] == "upscale":
+            scale = arch.scale(card_fields.get("arguments", {}))
+            card_fields.setdefault("scale", getattr(network, "scale", None) if scale is None else scale)
+        card_fields.setdefault("value_range", arch.value_range)
+        card_fields.setdefault("precision", arch.precisions)
     directory = Path(directory)
     card_path = directory / f"{name}{CARD_SUFFIX}"
     weights_path = card_path.with_suffix(WEIGHTS_SUFFIX)

@@ -86,14 +86,17 @@ def upscale_job(
 
     if model.card.task != "upscale":
         raise SRStudioError(f"model {model.card.name!r} is a {model.card.task} model, not an upscaler")
+    if model.architecture.input_channels != 3:  # pictures reach the network as RGB, grey as three equal
+        raise SRStudioError(f"{model.architecture.name} does not read RGB input")
     started = time.perf_counter()
+    arch, arguments = model.architecture, model.card.arguments
     scale, pad = model.scale, model.receptive_radius
     torch_device = engine.resolve_device(device)
     chosen_precision = engine.resolve_precision(precision, torch_device, tuple(model.card.precision))
     tile_size = parse_tile(tile)
     if tile_size == "auto":
-        channels = int(model.card.arguments.get("channels", 64))
-        tile_size = engine.auto_tile_size(torch_device, channels, scale, chosen_precision, pad)
+        pixel_bytes = arch.bytes_per_input_pixel(arguments, chosen_precision)
+        tile_size = engine.auto_tile_size(torch_device, pixel_bytes, pad)
     network = engine.prepare_network(model.network, torch_device, chosen_precision)
 
     colour, alpha = _planes(picture)
@@ -106,6 +109,8 @@ def upscale_job(
         precision=chosen_precision,
         cancel=cancel,
         ensemble=ensemble,
+        cancel_points=arch.cancel_points,
+        alignment=arch.alignment(arguments),
     )
 
     channels = colour_channels(picture)

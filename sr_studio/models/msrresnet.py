@@ -10,22 +10,24 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from sr_studio.models.srresnet import SCALES, conv_radius, upsampled_radius
+from sr_studio.models.specs.srresnet import msrresnet_radius
+from sr_studio.models.srresnet import SCALES
 
 INIT_SCALE = 0.1
 
 
 class ResidualBlockNoBN(nn.Module):
-    """x + conv2(relu(conv1(x))), BasicSR's block with res_scale 1."""
+    """x + res_scale · conv2(relu(conv1(x))), BasicSR's block (MSRResNet uses res_scale 1, EDSR-L 0.1)."""
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, res_scale: float = 1.0) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
         self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
         self.relu = nn.ReLU()
+        self.res_scale = res_scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.conv2(self.relu(self.conv1(x)))
+        return x + self.res_scale * self.conv2(self.relu(self.conv1(x)))
 
 
 class MSRResNet(nn.Module):
@@ -76,13 +78,5 @@ class MSRResNet(nn.Module):
 
     @property
     def receptive_radius(self) -> int:
-        """LR pixels of context, on each side, that one output pixel depends on (an upper bound).
-
-        Measured from the LR pixel the output pixel lies in, as for `SRResNet.receptive_radius`; the
-        bilinear skip reads one LR neighbour and adds 1. 36 for the default net.
-        """
-        stages = [(conv_radius(conv), self.pixel_shuffle.upscale_factor) for conv in self._upconvs()]
-        lr_radius = conv_radius(self.conv_first)
-        lr_radius += sum(conv_radius(block.conv1) + conv_radius(block.conv2) for block in self.body)
-        hr_radius = conv_radius(self.conv_hr) + conv_radius(self.conv_last)
-        return lr_radius + upsampled_radius(hr_radius, stages) + 1
+        """LR pixels of context, on each side, that one output pixel depends on (an upper bound)."""
+        return msrresnet_radius({"scale": self.scale, "blocks": self.blocks})

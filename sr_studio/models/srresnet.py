@@ -9,28 +9,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from sr_studio.models.specs.srresnet import srresnet_radius
+
 SCALES = (2, 3, 4)
 NORMS = ("batch", "none")
 RESIDUAL_INIT_SCALE = 0.1
-
-
-def conv_radius(conv: nn.Conv2d) -> int:
-    """Pixels of context a stride-1 'same' convolution reads on each side, at its own resolution."""
-    return conv.kernel_size[0] // 2
-
-
-def upsampled_radius(hr_radius: int, stages: list[tuple[int, int]]) -> int:
-    """Carry a context radius measured at the output resolution back to the input resolution.
-
-    `stages` lists (conv radius, pixel-shuffle factor) in forward order; each conv runs before its
-    shuffle, at the lower resolution. An output pixel at offset r from the one an input pixel became
-    reaches ceil(r / factor) pixels one level down (not r / factor: the shuffle's sub-pixel phase can
-    land on either side), which keeps the result an exact integer bound rather than a rounded estimate.
-    """
-    radius = hr_radius
-    for conv, factor in reversed(stages):
-        radius = -(-radius // factor) + conv
-    return radius
 
 
 def _norm(channels: int, norm: str) -> nn.Module:
@@ -103,10 +86,7 @@ class SRResNet(nn.Module):
         Measured from the LR pixel the output pixel lies in, so that a tile padded by this many LR
         pixels reproduces the whole-image result over the tile's own area. 40 for the default net.
         """
-        stages = [(conv_radius(stage[0]), stage[1].upscale_factor) for stage in self.upsample]
-        lr_radius = conv_radius(self.head[0]) + conv_radius(self.trunk[0])
-        lr_radius += sum(conv_radius(block.conv1) + conv_radius(block.conv2) for block in self.body)
-        return lr_radius + upsampled_radius(conv_radius(self.tail), stages)
+        return srresnet_radius({"scale": self.scale, "blocks": self.blocks})
 
 
 def _fold(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:

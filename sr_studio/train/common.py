@@ -100,10 +100,11 @@ def base_state(config: RunConfig, task: str) -> tuple[dict[str, torch.Tensor], d
         path = config.path(base)
         state = read_state_dict(path)
         try:
-            architecture, arguments = detect_architecture(state)
+            detected = detect_architecture(state)
         except ValueError as error:
             raise ModelError(str(error), path) from None
-        return state, {"name": path.stem, "architecture": architecture, "arguments": arguments}
+        fields = {"architecture": detected.architecture, "arguments": detected.arguments}
+        return detected.state, {"name": path.stem, **fields}
     loaded = ModelLibrary().load(base, fold=False)  # verifies the weights against the card
     if loaded.card.task != task:
         raise ModelError(f"base model {base!r} is a {loaded.card.task} model, this run trains a {task} model")
