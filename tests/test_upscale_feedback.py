@@ -12,7 +12,7 @@ from PySide6.QtCore import QPoint, Qt, QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
-from sr_studio.core.images import load_image
+from sr_studio.core.images import Picture, load_image
 from sr_studio.core.library import save_model_files
 from sr_studio.models.msrresnet import MSRResNet
 from sr_studio.ui import large_job, workers
@@ -353,3 +353,35 @@ def test_the_message_boxes_answer_what_was_clicked(qtbot):
     assert ask_which_result(None, "tiny-x2", "smooth-x2") == "both"
     click_in_next_box("B: smooth-x2", seen)
     assert ask_which_result(None, "tiny-x2", "smooth-x2") == "B"
+
+
+@pytest.mark.parametrize("origin", [(0.0, 0.0), (101.3, 77.6), (102.0, 78.0)])
+def test_a_pixel_unshuffle_models_preview_is_exactly_its_full_upscale(library, origin):
+    import torch
+
+    from sr_studio.core.jobs import CancelToken, run_job
+    from sr_studio.core.upscale import upscale
+    from sr_studio.models.rrdbnet import RRDBNet
+    from sr_studio.ui.common import ModelCache
+    from sr_studio.ui.upscale_jobs import preview_job
+    from tests.pictures import textured
+
+    arguments = {"scale": 2, "num_feat": 4, "num_block": 1, "num_grow_ch": 4}
+    torch.manual_seed(3)
+    network = RRDBNet(**arguments)
+    for parameter in network.parameters():  # weights that make every output pixel depend on the grid
+        torch.nn.init.normal_(parameter, std=0.1)
+    save_model_files(
+        library.user_dir, network, name="rrdb-x2", task="upscale", architecture="rrdbnet",
+        arguments=arguments,
+    )  # fmt: skip
+    picture = Picture(textured(301, 423, seed=8))  # odd sides: the unshuffle grid matters
+    options = {"device": "cpu", "precision": "fp32", "tile": None}
+    full = upscale(picture, library.load("rrdb-x2"), **options).picture.pixels
+    x0, y0 = origin
+    visible = (x0, y0, x0 + 41, y0 + 37)
+    job = preview_job(picture, ModelCache(library), "rrdb-x2", visible, options, CancelToken())
+    previewed = run_job(job)
+    region = previewed.region
+    crop = full[region.top() : region.bottom() + 1, region.left() : region.right() + 1]
+    np.testing.assert_array_equal(previewed.result.picture.pixels, crop)

@@ -171,7 +171,12 @@ def preview_job(
     model = yield from _load_model(models, name)
     scale, pad = int(model.scale or 1), int(model.receptive_radius or 0)
     crop = preview_crop(visible, picture.width, picture.height, pad)
+    # A pixel-unshuffle network (Real-ESRGAN ×2/×1) groups pixels from the picture's origin: the context
+    # must start and end on that grid for the preview to be the full upscale's pixels.
+    step = model.architecture.alignment(model.card.arguments)
     px0, py0, px1, py1 = crop.padded
+    px0, py0 = px0 - px0 % step, py0 - py0 % step
+    px1, py1 = min(picture.width, -(-px1 // step) * step), min(picture.height, -(-py1 // step) * step)
     x0, y0, x1, y1 = crop.core
     piece = replace(picture, pixels=np.ascontiguousarray(picture.pixels[py0:py1, px0:px1]))
     result = yield from upscale_job(piece, model, cancel=cancel, **options)
