@@ -123,14 +123,19 @@ def estimate_for_card(
     )
 
 
-def duration_text(seconds: float) -> str:
-    """ "about 40 s", "about 23 min", "about 2 h 5 min": as precise as an estimate deserves."""
+def duration(seconds: float) -> str:
+    """ "40 s", "23 min", "2 h 5 min": as precise as an estimate deserves."""
     if seconds < 90:
-        return f"about {max(1, round(seconds))} s"
+        return f"{max(1, round(seconds))} s"
     if seconds < 90 * 60:
-        return f"about {round(seconds / 60)} min"
+        return f"{round(seconds / 60)} min"
     hours, minutes = divmod(round(seconds / 60), 60)
-    return f"about {hours} h {minutes} min"
+    return f"{hours} h {minutes} min"
+
+
+def duration_text(seconds: float) -> str:
+    """ "about 40 s", "about 23 min", "about 2 h 5 min"."""
+    return f"about {duration(seconds)}"
 
 
 def size_text(size: int) -> str:

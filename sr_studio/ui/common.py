@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QWidget
 
+from sr_studio.core.estimate import duration_text
 from sr_studio.core.jobs import CancelToken, Progress
 
 if TYPE_CHECKING:
@@ -67,10 +68,7 @@ def eta_text(seconds: float | None) -> str:
         return "a few seconds left"
     if seconds < 90:
         return f"about {round(seconds / 5) * 5} s left"
-    if seconds < 90 * 60:
-        return f"about {round(seconds / 60)} min left"
-    hours, minutes = divmod(round(seconds / 60), 60)
-    return f"about {hours} h {minutes} min left"
+    return f"{duration_text(seconds)} left"
 
 
 def make_action(

@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sr_studio.core.estimate import duration
 from sr_studio.core.library import NAME_MAX, sanitise_name
 
 if TYPE_CHECKING:
@@ -162,10 +163,4 @@ def evaluation_seconds(plan: Plan, seconds_per_step: float, summary: ScanSummary
     return per_eval * evaluations, evaluations
 
 
-def duration_text(seconds: float) -> str:
-    if seconds < 90:
-        return f"{max(1, round(seconds))} s"
-    if seconds < 90 * 60:
-        return f"{round(seconds / 60)} min"
-    hours, minutes = divmod(round(seconds / 60), 60)
-    return f"{hours} h {minutes} min"
+duration_text = duration  # the wizard's labels say "≈ 5 min" themselves
