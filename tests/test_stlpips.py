@@ -138,13 +138,17 @@ def test_an_unknown_trunk_is_refused() -> None:
 
 def test_the_srgan_loss_option_uses_the_metric_and_trains_through_it(ours):
     from sr_studio.train.config import config_from_dict
-    from sr_studio.train.losses import perceptual_loss
+    from sr_studio.train.losses import SHIFT, perceptual_loss
 
     loss = perceptual_loss("stlpips-vgg", seed=0)
-    x = torch.rand(2, 3, 32, 32, requires_grad=True)
-    y = torch.rand(2, 3, 32, 32)
-    value = loss(x, y)
-    assert torch.allclose(value, ours["vgg"](x, y).mean())
+    x = torch.rand(2, 3, 48, 48, requires_grad=True)
+    y = torch.rand(2, 3, 48, 48)
+    torch.manual_seed(1)
+    dy, dx = (int(v) for v in torch.randint(0, SHIFT, (2,)))
+    torch.manual_seed(1)
+    value = loss(x, y)  # the pair cropped by the same random offset, drawn from torch's generator
+    assert (dy, dx) != (0, 0)
+    assert torch.allclose(value, ours["vgg"](x[..., dy:, dx:], y[..., dy:, dx:]).mean())
     value.backward()
     assert x.grad is not None and bool(x.grad.abs().sum() > 0)
     with pytest.raises(UsageError, match="perceptual_loss"):

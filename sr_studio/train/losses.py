@@ -134,6 +134,7 @@ def discriminate_with_features(discriminator: nn.Module, x: torch.Tensor) -> tup
 
 
 PERCEPTUAL_LOSSES = ("stlpips-vgg", "random")
+SHIFT = 16  # pixels: the VGG trunk's coarsest pooling period
 
 
 class STLPIPSLoss(nn.Module):
@@ -147,7 +148,11 @@ class STLPIPSLoss(nn.Module):
         self.metric = STLPIPS("vgg")
 
     def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return self.metric(output, target).mean()
+        # The pair is cropped by a random offset each step, so that no pattern locked to the upscaler's
+        # pixel grid keeps one alignment with the metric's pooling grid: with a fixed alignment a 4-pixel
+        # checkerboard lowers the distance (measured: artefact index 43 against the originals' 1.2).
+        dy, dx = (int(offset) for offset in torch.randint(0, SHIFT, (2,)))
+        return self.metric(output[..., dy:, dx:], target[..., dy:, dx:]).mean()
 
 
 def perceptual_loss(kind: str, seed: int) -> nn.Module:
