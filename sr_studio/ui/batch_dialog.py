@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListWidget,
-    QMessageBox,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -45,7 +44,7 @@ from sr_studio.core.errors import SRStudioError, UsageError
 from sr_studio.core.jobs import Progress
 from sr_studio.ui import workers
 from sr_studio.ui.batch_progress import BatchProgress
-from sr_studio.ui.common import ENSEMBLE_TIP, ERROR_STYLE, list_devices
+from sr_studio.ui.common import ENSEMBLE_TIP, ERROR_STYLE, ask_yes_no, list_devices
 from sr_studio.ui.model_purpose import model_label, model_tooltip
 
 if TYPE_CHECKING:
@@ -425,15 +424,13 @@ class BatchDialog(QDialog):
         """Close, Esc and the window's × all come here (QDialog routes closeEvent through reject): while a
         batch runs, ask first, then cancel it so nothing keeps writing after the dialog is gone."""
         if self.running:
-            answer = QMessageBox.question(
+            confirmed = ask_yes_no(
                 self,
                 "Stop the batch?",
                 "A batch is running. Stop it and close? Finished files are kept; "
                 "running it again finishes the rest.",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                QMessageBox.StandardButton.No,
             )
-            if answer != QMessageBox.StandardButton.Yes:
+            if not confirmed:
                 return
             self.cancel()
         super().reject()

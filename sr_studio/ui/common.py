@@ -10,7 +10,7 @@ from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QMessageBox, QWidget
 
 from sr_studio.core.estimate import duration_text
 from sr_studio.core.jobs import CancelToken, Progress
@@ -88,3 +88,10 @@ def make_action(
     action.triggered.connect(slot)
     owner.addAction(action)
     return action
+
+
+def ask_yes_no(parent: QWidget | None, title: str, text: str) -> bool:
+    """A Yes/No question whose default is No: the app's one way to ask before something it cannot undo."""
+    buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
+    answer = QMessageBox.question(parent, title, text, buttons, QMessageBox.StandardButton.No)
+    return answer == QMessageBox.StandardButton.Yes

@@ -28,14 +28,14 @@ from PySide6.QtGui import (
     QKeySequence,
     QShowEvent,
 )
-from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox, QTabWidget, QWidget
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QTabWidget, QWidget
 
 from sr_studio import __version__
 from sr_studio.core.images import Picture
 from sr_studio.core.library import ModelLibrary
 from sr_studio.ui import workers
 from sr_studio.ui.batch_dialog import BatchDialog
-from sr_studio.ui.common import list_devices, make_action
+from sr_studio.ui.common import ask_yes_no, list_devices, make_action
 from sr_studio.ui.gan_tab import GanTab
 from sr_studio.ui.model_import import split_weights
 from sr_studio.ui.models_menu import ModelsMenu
@@ -292,14 +292,12 @@ class MainWindow(QMainWindow):
 
     def reset_settings(self) -> None:
         """Ask, then put every setting back to its default (the window follows at once)."""
-        answer = QMessageBox.question(
+        confirmed = ask_yes_no(
             self,
             "Reset settings?",
             "Put every setting back to its default? Recent files and folders are forgotten too.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No,
         )
-        if answer != QMessageBox.StandardButton.Yes:
+        if not confirmed:
             return
         self.settings.reset()
         self.upscale_tab.restore_settings()
@@ -487,11 +485,9 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     def _stop_training_asked(self) -> bool:
-        answer = QMessageBox.question(
+        confirmed = ask_yes_no(
             self,
             "Stop training?",
             STOP_TRAINING_QUESTION,
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No,
         )
-        return answer == QMessageBox.StandardButton.Yes
+        return confirmed

@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QListWidget,
-    QMessageBox,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -25,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from sr_studio.core.errors import ModelError
 from sr_studio.core.library import ModelEntry, ModelLibrary
-from sr_studio.ui.common import ERROR_STYLE
+from sr_studio.ui.common import ERROR_STYLE, ask_yes_no
 
 COLUMNS = ("Name", "Task", "Scale", "Architecture", "Kind", "Size", "Quality", "Source", "Description")
 
@@ -129,14 +128,12 @@ class ModelManagerDialog(QDialog):
 
     def ask_remove(self, name: str) -> bool:
         """Whether the user confirms deleting `name` (tests answer it themselves)."""
-        answer = QMessageBox.question(
+        confirmed = ask_yes_no(
             self,
             "Remove the model?",
             f"Delete {name} from your model library? Its files are removed; this cannot be undone.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No,
         )
-        return answer == QMessageBox.StandardButton.Yes
+        return confirmed
 
     def remove_selected(self) -> None:
         entry = self.selected_entry()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
 
 from sr_studio.core.errors import UsageError
+from sr_studio.ui.common import ask_yes_no
 
 if TYPE_CHECKING:
     from sr_studio.core.images import Picture
@@ -144,14 +145,12 @@ def confirm_replace(parent: QWidget, paths: Sequence[Path]) -> bool:
     """Whether to replace the existing files `paths` (all in one folder), asked once."""
     names = " and ".join(path.name for path in paths)
     exist, it = ("exists", "it") if len(paths) == 1 else ("exist", "them")
-    answer = QMessageBox.question(
+    confirmed = ask_yes_no(
         parent,
         "Replace the file?",
         f"{names} already {exist} in {paths[0].parent}. Replace {it}?",
-        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-        QMessageBox.StandardButton.No,
     )
-    return answer == QMessageBox.StandardButton.Yes
+    return confirmed
 
 
 def ask_quality(parent: QWidget, extension: str, current: int) -> int | None:
