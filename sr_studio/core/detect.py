@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sr_studio.core.errors import ModelError
+from sr_studio.core.errors import ModelError, first_line
 from sr_studio.models import ARCHITECTURES
 from sr_studio.models.architecture import some
 
@@ -126,10 +126,3 @@ def detect_architecture(state_dict: Mapping[str, torch.Tensor]) -> Detected:
             return Detected(arch.id, arguments, state)
     known = ", ".join(arch.name for arch in ARCHITECTURES.values() if arch.detect is not None)
     raise ValueError(f"not a known model layout (keys {some(list(state_dict))}; importable: {known})")
-
-
-def first_line(error: BaseException, limit: int = 200) -> str:
-    """The first line of an exception's message, short enough for a one-line error."""
-    lines = str(error).strip().splitlines()
-    text = lines[0] if lines else type(error).__name__
-    return text if len(text) <= limit else text[: limit - 1] + "…"

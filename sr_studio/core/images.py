@@ -25,12 +25,11 @@ import numpy as np
 from PIL import ExifTags, Image, ImageCms, UnidentifiedImageError
 
 from sr_studio.core.atomic import atomic_write
-from sr_studio.core.errors import ImageError
+from sr_studio.core.errors import ImageError, first_line
 from sr_studio.core.metadata import (
     ORIENTATION,
     Metadata,
     copy_exif,
-    describe,
     dpi_of,
     exif_bytes,
     metadata_options,
@@ -154,16 +153,17 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PI
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(f"image is over the {_mp(max_pixels)} limit", path) from None
     except _CORRUPT as error:  # a header cut short fails while opening, before any pixel is read
-        raise ImageError(f"file is truncated or corrupt ({describe(error)})", path) from None
+        raise ImageError(f"file is truncated or corrupt ({first_line(error, 120)})", path) from None
     except MemoryError:
         raise ImageError("not enough memory to decode it", path) from None
     except NotImplementedError as error:  # e.g. a DDS pixel format Pillow has no decoder for
-        raise ImageError(f"a variant of its format SR Studio cannot read ({describe(error)})", path) from None
+        problem = f"a variant of its format SR Studio cannot read ({first_line(error, 120)})"
+        raise ImageError(problem, path) from None
     except Exception as error:  # a decoder's own bug on odd bytes: the file's failure, traceback logged
         from sr_studio.core.logs import log_exception
 
         where = log_exception(error)
-        problem = f"cannot decode: {error.__class__.__name__}: {describe(error)} (details in {where})"
+        problem = f"cannot decode: {error.__class__.__name__}: {first_line(error, 120)} (details in {where})"
         raise ImageError(problem, path) from None
 
 
@@ -171,7 +171,7 @@ def _warning_notes(caught: list[warnings.WarningMessage]) -> tuple[str, ...]:
     """Library warnings raised while reading, as the file's notes (never printed raw); our own pixel
     limit already decided about decompression bombs."""
     notes = dict.fromkeys(
-        f"decoder warning: {describe(warning.message)}"
+        f"decoder warning: {first_line(warning.message, 120)}"
         for warning in caught
         if not issubclass(warning.category, Image.DecompressionBombWarning)
     )
@@ -205,7 +205,7 @@ def picture_from_pil(
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(f"image is over the {_mp(max_pixels)} limit", path) from None
     except _CORRUPT as error:
-        raise ImageError(f"file is truncated or corrupt ({describe(error)})", path) from None
+        raise ImageError(f"file is truncated or corrupt ({first_line(error, 120)})", path) from None
     exif, exif_notes = copy_exif(image)
     notes += exif_notes
     orientation = orientation_of(exif)

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from sr_studio.core import paths
 from sr_studio.core.atomic import atomic_write, write_text_atomic
 from sr_studio.core.card import NAME_MAX, ModelCard, check_name, sanitise_name
-from sr_studio.core.detect import first_line, state_dict_from_bytes
-from sr_studio.core.errors import ModelError
+from sr_studio.core.detect import state_dict_from_bytes
+from sr_studio.core.errors import ModelError, first_line
 from sr_studio.core.weights import build_network, load_weights, sha256_file
 from sr_studio.models import ARCHITECTURES
 from sr_studio.models.architecture import Architecture

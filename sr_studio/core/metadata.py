@@ -12,6 +12,8 @@ from typing import Any
 
 from PIL import ExifTags, Image, features
 
+from sr_studio.core.errors import first_line
+
 ORIENTATION = ExifTags.Base.Orientation
 # TIFF tags that describe how the source file stores its pixels (strips, bit depth, compression...): in a
 # TIFF's EXIF view they are stale the moment the pixels change, so they are not carried to the saved file.
@@ -39,7 +41,7 @@ def copy_exif(image: Image.Image) -> tuple[Image.Exif, list[str]]:
     try:
         source = image.getexif()
     except Exception as error:  # any parser failure only costs the metadata
-        return Image.Exif(), [f"cannot read EXIF ({describe(error)}): dropped"]
+        return Image.Exif(), [f"cannot read EXIF ({first_line(error, 120)}): dropped"]
     exif, notes = Image.Exif(), []
     try:
         if len(source):
@@ -111,12 +113,6 @@ def _tag_name(tag: int) -> str:
         return ExifTags.TAGS.get(tag) or ExifTags.GPSTAGS.get(tag) or f"0x{tag:04X}"
     except (TypeError, ValueError):
         return repr(tag)
-
-
-def describe(error: BaseException) -> str:
-    """An exception as a short phrase for a note: its message, else its type."""
-    text = " ".join(str(error).split())
-    return text[:120] if text else error.__class__.__name__
 
 
 def orientation_of(exif: Image.Exif) -> int:

@@ -10,8 +10,7 @@ import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sr_studio.core.detect import first_line
-from sr_studio.core.errors import ModelError
+from sr_studio.core.errors import ModelError, first_line
 from sr_studio.models import build
 
 if TYPE_CHECKING:

@@ -19,9 +19,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from sr_studio.core.errors import SRStudioError
+from sr_studio.core.errors import SRStudioError, first_line
 from sr_studio.core.images import DEFAULT_MAX_PIXELS, load_image
-from sr_studio.core.metadata import describe
 from sr_studio.core.metrics import downscale
 from sr_studio.train.config import RunConfig
 
@@ -148,7 +147,7 @@ def _decode_all(
             skipped.append((path, error.problem))
             continue
         except Exception as error:  # one odd file never stops training: it is skipped, and says why
-            skipped.append((path, f"cannot use it: {error.__class__.__name__}: {describe(error)}"))
+            skipped.append((path, f"cannot use it: {error.__class__.__name__}: {first_line(error, 120)}"))
             continue
         if min(image.shape[:2]) < min_side:
             skipped.append((path, f"{image.shape[1]}×{image.shape[0]} is smaller than {min_side} pixels"))
@@ -293,7 +292,7 @@ def scan(config: RunConfig, *, min_side: int) -> ScanSummary:
         try:
             width, height = _header_size(path)
         except Exception as error:  # whatever a header makes Pillow raise is that file's skip reason
-            summary.skipped.append((path, f"not a readable image ({describe(error)[:80]})"))
+            summary.skipped.append((path, f"not a readable image ({first_line(error, 80)})"))
             continue
         factor = _prescale_for(config, path)
         width, height = width // factor, height // factor
