@@ -9,7 +9,7 @@ the library gets two stand-ins, labelled "demo" in the app: "demo-x4", an MSRRes
 bilinear (its last convolution zeroed) and is trained for --steps steps on photos here, so its output is a
 real upscale and never noise; and "demo-gan", a small DCGAN generator fitted by plain regression to the
 Noto smiley emoji (a random one draws flat grey squares, which would show nothing of the tab). Built-in
-models in sr_studio/resources/models are used instead whenever there are any.
+models in resources/models are used instead whenever there are any.
 
 The picture is a crop of a photo from the project's training data (../shared/data/sr/photos-wikimedia),
 or a generated picture when that folder is absent. Everything is driven through the window's signals;

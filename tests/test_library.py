@@ -508,7 +508,7 @@ def test_user_data_dir_honours_xdg_and_the_override(monkeypatch: pytest.MonkeyPa
 
 def test_builtin_models_ship_inside_the_package(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     folder = paths.builtin_models_dir()
-    assert folder == REPO / "sr_studio" / "resources" / "models"
+    assert folder == REPO / "resources" / "models"
     assert (folder / "README.md").is_file()
     monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)
     assert paths.builtin_models_dir() == tmp_path / "sr_studio" / "resources" / "models"

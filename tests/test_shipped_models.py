@@ -1,5 +1,5 @@
 """The models that ship in the package: present, intact, traceable to their recipe and data, and better
-than bicubic where they claim to be. These read the real files in sr_studio/resources/models."""
+than bicubic where they claim to be. These read the real files in resources/models."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def test_each_card_records_its_recipe_data_and_segments(library: ModelLibrary, n
     recorded = tomllib.loads(card.recipe)
     path = recipe_file(recorded)
     assert path is not None, f"no recipe in training/ made {name}"
-    assert tomllib.loads(path.read_text(encoding="utf-8"))["output"] == "../sr_studio/resources/models"
+    assert tomllib.loads(path.read_text(encoding="utf-8"))["output"] == "../resources/models"
     assert card.scale == SHIPPED[name]
     manifest = card.data_manifest
     assert manifest["train"] and all(len(row["sha256"]) == 64 for row in manifest["train"] + manifest["val"])

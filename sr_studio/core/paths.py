@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -15,11 +16,21 @@ APP_NAME = "sr-studio"
 DATA_DIR_VARIABLE = "SR_STUDIO_DATA_DIR"
 
 
-def builtin_models_dir() -> Path:
-    """The models shipped with the app: `sr_studio/resources/models`, in a source tree, wheel or bundle."""
+def resources_dir() -> Path:
+    """The app's assets: the top-level `resources/` of the source tree, installed as the package
+    `sr_studio.resources` (pip, editable or PyInstaller)."""
     bundle = getattr(sys, "_MEIPASS", None)  # set by a PyInstaller-frozen app
-    package = Path(bundle) / "sr_studio" if bundle else Path(__file__).resolve().parent.parent
-    return package / "resources" / "models"
+    if bundle:
+        return Path(bundle) / "sr_studio" / "resources"
+    spec = importlib.util.find_spec("sr_studio.resources")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    return Path(__file__).resolve().parents[2] / "resources"  # a source tree on PYTHONPATH, never installed
+
+
+def builtin_models_dir() -> Path:
+    """The models shipped with the app."""
+    return resources_dir() / "models"
 
 
 def user_data_dir() -> Path:
