@@ -38,6 +38,14 @@ def build_parser() -> argparse.ArgumentParser:
         "Run with no arguments (or with an image) to open the app.",
     )
     parser.add_argument("--version", action="version", version=f"sr-studio {__version__}")
+    parser.add_argument(
+        "--self-test", action="store_true", help="check this install (models, torch, Qt, training) and exit"
+    )
+    parser.add_argument(
+        "--install-desktop-entry",
+        action="store_true",
+        help="add SR Studio to your application menu and 'Open with' (Linux, this user only)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     up = commands.add_parser("upscale", help="upscale images or folders of images")
@@ -358,6 +366,18 @@ def _drop_stdout() -> None:
     os.dup2(devnull, sys.stdout.fileno())
 
 
+def _run_tool(args: argparse.Namespace) -> int:
+    if args.self_test:
+        from sr_studio import selftest
+
+        return selftest.main()
+    from sr_studio.desktop_entry import install
+
+    for path in install():
+        print(path)
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments and arguments[0] == "train":  # the training job speaks its own JSON-lines protocol
@@ -369,6 +389,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _open_app(arguments)
         args = build_parser().parse_args(arguments)
         send_warnings_to_log()
+        if args.self_test or args.install_desktop_entry:
+            return _run_tool(args)
         handler = {"upscale": cmd_upscale, "models": cmd_models, "sample": cmd_sample}[args.command]
         code = handler(args)
         sys.stdout.flush()  # a reader that has gone is met here, not in Python's flush at exit

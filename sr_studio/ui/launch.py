@@ -10,8 +10,10 @@ import os
 import sys
 from collections.abc import Sequence
 
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
+from sr_studio.core import paths
 from sr_studio.core.errors import UsageError
 from sr_studio.ui.main_window import MainWindow
 from sr_studio.ui.settings import APPLICATION, ORGANISATION
@@ -33,6 +35,14 @@ def _check_display() -> None:
     )
 
 
+def app_icon() -> QIcon:
+    """The app's icon at every packaged size (the window manager picks one)."""
+    icon = QIcon()
+    for file in sorted((paths.resources_dir() / "icons").glob("sr-studio-*.png")):
+        icon.addFile(str(file))
+    return icon
+
+
 def run_gui(paths: Sequence[str]) -> int:
     """Open the main window (with `paths`: one picture opens it, a folder or several open the batch dialog)
     and run the event loop until the window closes; the loop's exit status is returned."""
@@ -42,6 +52,8 @@ def run_gui(paths: Sequence[str]) -> int:
         app = QApplication([sys.argv[0]])
     app.setOrganizationName(ORGANISATION)
     app.setApplicationName(APPLICATION)
+    app.setDesktopFileName("sr-studio")  # Wayland matches the window to the desktop entry by this name
+    app.setWindowIcon(app_icon())
     window = MainWindow(paths)
     window.show()
     return app.exec()

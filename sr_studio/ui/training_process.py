@@ -22,7 +22,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Signal
 
-import sr_studio
+from sr_studio.train.child import child_environment, training_command
 from sr_studio.train.stop import STOP_FILE  # the job's own name for it; that module has no torch
 
 # How a job ends when it ends as meant: a run with done, stopped or error; a `--probe` with its one event.
@@ -66,15 +66,9 @@ def _decode(line: bytes) -> str:
 
 
 def _child_environment() -> QProcessEnvironment:
-    """This process's environment, with our package first on PYTHONPATH, so the child runs the same code
-    even from a source tree that was never installed; unbuffered so warnings arrive as they happen."""
-    environment = QProcessEnvironment.systemEnvironment()
-    if not getattr(sys, "frozen", False):
-        source = str(Path(sr_studio.__file__).resolve().parent.parent)
-        existing = environment.value("PYTHONPATH", "")
-        environment.insert("PYTHONPATH", os.pathsep.join(p for p in (source, existing) if p))
-    environment.insert("PYTHONUNBUFFERED", "1")
-    environment.insert("PYTHONIOENCODING", "utf-8")
+    environment = QProcessEnvironment()
+    for name, value in child_environment(os.environ).items():
+        environment.insert(name, value)
     return environment
 
 
@@ -108,10 +102,8 @@ class TrainingProcess(QObject):
 
     @staticmethod
     def command(args: Sequence[str]) -> tuple[str, list[str]]:
-        """Program and arguments that run `sr_studio.train ARGS`: a frozen app runs itself with `train`."""
-        if getattr(sys, "frozen", False):
-            return sys.executable, ["train", *args]
-        return sys.executable, ["-m", "sr_studio.train", *args]
+        """Program and arguments that run `sr_studio.train ARGS` (the frozen app runs itself)."""
+        return training_command(args)
 
     def start(self, args: Sequence[str], *, run_dir: Path | None = None) -> None:
         """Start `python -m sr_studio.train ARGS` (or the frozen equivalent); `run_dir`, the job's run
