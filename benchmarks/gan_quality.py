@@ -26,11 +26,12 @@ import time
 from pathlib import Path
 
 import torch
+from machine import busy_processes
 
 from sr_studio.core.images import save_image
 from sr_studio.core.library import ModelLibrary
 from sr_studio.core.sample import grid, latents, sample
-from sr_studio.core.system import busy_processes, cpu_name
+from sr_studio.core.system import cpu_name
 from sr_studio.models import build
 from sr_studio.train.config import load_config
 from sr_studio.train.data import load_dataset, square_images

@@ -59,13 +59,14 @@ if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
 
 import numpy as np
 import shiboken6
+from driving import run_for, wait_for
+from machine import busy_processes
 from PIL import Image
 from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, SignalInstance
 from PySide6.QtWidgets import QApplication
 
-from sr_studio.core.system import busy_processes, cpu_name
-from sr_studio.ui.driving import run_for, wait_for
+from sr_studio.core.system import cpu_name
 
 HEARTBEAT_MS = 10
 GOAL_START_S = 1.5

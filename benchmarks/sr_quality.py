@@ -43,11 +43,12 @@ from typing import Any
 import dat_light
 import numpy as np
 import torch
+from machine import busy_processes
 
 from sr_studio.core.images import Picture
 from sr_studio.core.library import LoadedModel, ModelLibrary
 from sr_studio.core.metrics import bicubic_upscale, downscale, periodic_artefact_index, psnr_y, ssim_y
-from sr_studio.core.system import busy_processes, cpu_name
+from sr_studio.core.system import cpu_name
 from sr_studio.core.upscale import upscale
 from sr_studio.train.data import decode_rgb, to_tensor
 

@@ -38,9 +38,11 @@ if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
 from PySide6.QtCore import QBuffer, QIODevice, QPointF
 from PySide6.QtWidgets import QApplication, QWidget
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))  # the script helpers
+from driving import wait_for, wait_until
+
 from sr_studio.core.library import ModelLibrary
 from sr_studio.core.paths import builtin_models_dir
-from sr_studio.ui.driving import wait_for, wait_until
 from sr_studio.ui.main_window import MainWindow
 from sr_studio.ui.settings import Settings
 

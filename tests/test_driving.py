@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import importlib.util
 import time
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from sr_studio.ui.driving import run_for, wait_for, wait_until
+
+def _load_driving():  # a script helper in benchmarks/, not part of the package
+    spec = importlib.util.spec_from_file_location(
+        "driving", Path(__file__).parent.parent / "benchmarks" / "driving.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_driving = _load_driving()
+run_for, wait_for, wait_until = _driving.run_for, _driving.wait_for, _driving.wait_until
 
 
 class Emitter(QObject):
