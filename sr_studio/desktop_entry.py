@@ -1,8 +1,8 @@
 """Add SR Studio to this user's application menu and to "Open with" on Linux (freedesktop.org).
 
 Writes the desktop entry, with `Exec` pointing at this very install (the bundle's executable, or the
-`sr-studio` script of this environment), and the icons at every size into the user's icon theme folder.
-Nothing needs root; removing the files undoes it.
+`sr-studio` script of this environment) and `MimeType` listing what it reads, and the icons at every
+size into the user's icon theme folder. Nothing needs root; removing the files undoes it.
 """
 
 from __future__ import annotations
@@ -36,10 +36,29 @@ def launch_command() -> str:
     return shlex.quote(found) if found else f"{shlex.quote(sys.executable)} -m sr_studio"
 
 
+# Formats Pillow names no MIME type for, by their freedesktop.org (shared-mime-info) names.
+_MORE_MIME_TYPES = {"DDS": ("image/x-dds",), "HEIF": ("image/heif", "image/heic")}
+
+
+def mime_types() -> list[str]:
+    """The MIME types of every format this install reads (HEIC only where pillow-heif is installed)."""
+    from PIL import Image
+
+    from sr_studio.core.formats import readable_formats
+
+    types = set()
+    for name in readable_formats():
+        types.update(_MORE_MIME_TYPES.get(name, ()))
+        if name in Image.MIME and not Image.MIME[name].startswith("application/"):
+            types.add(Image.MIME[name])
+    return sorted(types)
+
+
 def desktop_entry(command: str) -> str:
-    """The packaged entry with `Exec` set to `command`."""
+    """The packaged entry with `Exec` set to `command` and `MimeType` to what this install reads."""
     text = (paths.resources_dir() / DESKTOP_FILE).read_text(encoding="utf-8")
-    lines = [f"Exec={command} %F" if line.startswith("Exec=") else line for line in text.splitlines()]
+    replaced = {"Exec=": f"Exec={command} %F", "MimeType=": f"MimeType={';'.join(mime_types())};"}
+    lines = [next((v for k, v in replaced.items() if line.startswith(k)), line) for line in text.splitlines()]
     return "\n".join(lines) + "\n"
 
 

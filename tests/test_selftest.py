@@ -18,6 +18,7 @@ from PIL import Image
 
 from sr_studio import desktop_entry, selftest
 from sr_studio.core import paths
+from sr_studio.core.formats import readable_formats
 from sr_studio.core.library import ModelLibrary
 
 
@@ -86,10 +87,15 @@ def test_the_desktop_entry_starts_this_install_and_lists_readable_types(tmp_path
     command = section["Exec"].removesuffix(" %F")
     assert section["Icon"] == "sr-studio" and section["Type"] == "Application"
     assert Path(command.split()[0]).is_file()
-    Image.init()
-    readable = {mime for name, mime in Image.MIME.items() if name in Image.OPEN}
-    listed = [mime for mime in section["MimeType"].split(";") if mime]
-    assert listed and set(listed) <= readable
+    listed = {mime for mime in section["MimeType"].split(";") if mime}
+    readable = {Image.MIME[name] for name in readable_formats() if name in Image.MIME}
+    assert {"image/png", "image/jpeg", "image/webp", "image/tiff"} <= listed
+    assert listed - readable <= {"image/x-dds", "image/heif", "image/heic"}
+    assert "application/postscript" not in listed  # EPS is never opened
+    packaged = ConfigParser(interpolation=None)
+    packaged.optionxform = str
+    packaged.read(paths.resources_dir() / "sr-studio.desktop", encoding="utf-8")
+    assert set(packaged["Desktop Entry"]["MimeType"].strip(";").split(";")) <= listed
     icons = {path.parent.parent.name for path in written if path.suffix in (".png", ".svg")}
     assert {"16x16", "48x48", "256x256", "scalable"} <= icons
     with Image.open(tmp_path / "icons/hicolor/48x48/apps/sr-studio.png") as icon:

@@ -63,7 +63,7 @@ def remove_stale_temps(path: str | os.PathLike[str]) -> list[Path]:
     same target can be running (a batch owns its outputs). Returns what was removed.
     """
     path = Path(path)
-    removed = []
+    removed: list[Path] = []
     try:
         candidates = list(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
     except OSError:

@@ -16,10 +16,10 @@ from typing import Any
 import sr_studio
 from sr_studio.core.errors import ModelError
 from sr_studio.models import ARCHITECTURES
+from sr_studio.models.architecture import MODEL_TASKS as TASKS
+from sr_studio.models.architecture import PRECISIONS
 
 CARD_FORMAT = 1
-TASKS = ("upscale", "sample")
-PRECISIONS = ("fp32", "bf16", "fp16")
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]*")
 NAME_MAX = 64
 

@@ -78,8 +78,11 @@ def estimate_upscale(
     if width < 1 or height < 1 or scale < 1:
         raise ValueError(f"cannot estimate a {width}×{height} input at ×{scale}")
     arch = ARCHITECTURES[architecture]
+    radius, memory = arch.receptive_radius, arch.bytes_per_input_pixel
+    if radius is None or memory is None:  # only upscalers have both (Architecture checks)
+        raise ValueError(f"{architecture} is not an upscaler: nothing to estimate")
     arguments = {"scale": scale, **(arguments or {})}
-    pad = arch.receptive_radius(arguments)
+    pad = radius(arguments)
     out_width, out_height = width * scale, height * scale
     megapixels = out_width * out_height / 1e6
     rate = ASSUMED_MP_PER_S if rate_mp_s is None else rate_mp_s
@@ -88,7 +91,7 @@ def estimate_upscale(
     float_input = width * height * 3 * (4 + (4 if precision == "fp32" else 2))  # numpy planes + tensor
     side_x, side_y = (width, height) if tile is None else (min(tile, width), min(tile, height))
     tile_area = min(width, side_x + 2 * pad) * min(height, side_y + 2 * pad)
-    activations = tile_area * arch.bytes_per_input_pixel(arguments, precision)
+    activations = tile_area * memory(arguments, precision)
     return UpscaleEstimate(
         width=out_width,
         height=out_height,

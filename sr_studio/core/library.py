@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -80,33 +81,65 @@ class LoadedModel:
         return self.card.task
 
 
+@dataclass
+class _Scan:
+    """One look at both folders: the usable models by name, and what had to be skipped and why."""
+
+    found: dict[str, ModelEntry] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    broken: dict[str, ModelError] = field(default_factory=dict)  # name → why that model is unusable
+
+    def skip(self, name: str, error: ModelError) -> None:
+        self.problems.append(str(error))
+        self.broken.setdefault(name, error)
+
+
 class ModelLibrary:
-    """Lists, loads, adds, imports and removes models in a built-in folder and a user folder."""
+    """Lists, loads, adds, imports and removes models in a built-in folder and a user folder.
+
+    One library may be used from several threads (the GUI lists models while a worker loads one): every
+    scan builds its own lists, `find` and `refuse_clash` judge by their own scan, and `problems` reports
+    the last finished one, swapped in whole under a lock.
+    """
 
     def __init__(self, builtin_dir: Path | None = None, user_dir: Path | None = None) -> None:
         self.builtin_dir = Path(builtin_dir) if builtin_dir is not None else paths.builtin_models_dir()
         self.user_dir = Path(user_dir) if user_dir is not None else paths.user_models_dir()
-        self._problems: list[str] = []
-        self._broken: dict[str, ModelError] = {}
+        self._lock = threading.Lock()
+        self._problems: list[str] = []  # the newest finished scan's: replaced whole, never changed in place
+        self._scans = 0  # scans started
+        self._shown = 0  # the number of the scan whose problems `_problems` holds
 
     def entries(self, task: str | None = None) -> list[ModelEntry]:
         """Built-in models, then the user's, each sorted by name; broken ones go to `problems`."""
-        self._problems, self._broken = [], {}
-        found: dict[str, ModelEntry] = {}
-        for folder, builtin in ((self.builtin_dir, True), (self.user_dir, False)):
-            for entry in self._scan(folder, builtin):
-                if entry.name in found:
-                    self._skip(entry.name, ModelError("a built-in model has the same name", entry.card_path))
-                else:
-                    found[entry.name] = entry
+        found = self._rescan().found
         return [entry for entry in found.values() if task is None or entry.card.task == task]
 
     @property
     def problems(self) -> list[str]:
-        """One line per card or weights file the last `entries()` scan had to skip."""
-        return list(self._problems)
+        """One line per card or weights file the latest `entries()` scan had to skip."""
+        with self._lock:
+            return list(self._problems)
 
-    def _scan(self, folder: Path, builtin: bool) -> list[ModelEntry]:
+    def _rescan(self) -> _Scan:
+        """Look at both folders afresh; `problems` reports this scan once it is complete (unless a scan
+        started after it has finished first)."""
+        with self._lock:
+            self._scans += 1
+            number = self._scans
+        scan = _Scan()
+        for folder, builtin in ((self.builtin_dir, True), (self.user_dir, False)):
+            for entry in self._scan(folder, builtin, scan):
+                if entry.name in scan.found:
+                    scan.skip(entry.name, ModelError("a built-in model has the same name", entry.card_path))
+                else:
+                    scan.found[entry.name] = entry
+        with self._lock:
+            if number > self._shown:
+                self._problems, self._shown = scan.problems, number
+        return scan
+
+    def _scan(self, folder: Path, builtin: bool, scan: _Scan) -> list[ModelEntry]:
         if not folder.is_dir():
             return []
         entries = []
@@ -121,51 +154,37 @@ class ModelLibrary:
                 if not weights_path.is_file():
                     raise ModelError(f"weights file {weights_path.name} is missing", card_path)
             except ModelError as error:
-                self._skip(card_path.stem, error)
+                scan.skip(card_path.stem, error)
                 continue
             entries.append(ModelEntry(card, weights_path, card_path, builtin))
         for weights_path in sorted(folder.glob(f"*{WEIGHTS_SUFFIX}")):
             if not weights_path.with_suffix(CARD_SUFFIX).exists():
-                self._problems.append(
+                scan.problems.append(
                     str(ModelError("weights without a card (import the file instead)", weights_path))
                 )
         return entries
 
-    def _skip(self, name: str, error: ModelError) -> None:
-        self._problems.append(str(error))
-        self._broken.setdefault(name, error)
-
     def find(self, name: str) -> ModelEntry:
         """The model called `name`; a broken one raises its own problem, an unknown one lists the rest."""
-        entries = self.entries()
-        for entry in entries:
-            if entry.name == name:
-                return entry
-        if name in self._broken:
-            raise self._broken[name]
-        available = ", ".join(entry.name for entry in entries) or "none"
+        scan = self._rescan()
+        if name in scan.found:
+            return scan.found[name]
+        if name in scan.broken:
+            raise scan.broken[name]
+        available = ", ".join(scan.found) or "none"
         raise ModelError(f"no model named {name!r} (available: {available})")
 
     def default(self, task: str) -> ModelEntry | None:
         """The model a face picks when the user has not chosen one."""
         entries = self.entries(task)
         preferred = [entry for entry in entries if entry.name == PREFERRED_DEFAULTS.get(task)]
-        return (preferred or entries or [None])[0]
+        return next(iter(preferred or entries), None)
 
     def load(self, name_or_entry: str | ModelEntry, *, fold: bool = True) -> LoadedModel:
         """Verify the weights against the card, build the network and strict-load it, ready for inference."""
         entry = self.find(name_or_entry) if isinstance(name_or_entry, str) else name_or_entry
         card = entry.card
-        try:
-            data = entry.weights_path.read_bytes()  # read once: hashed, then parsed from memory
-        except OSError as error:
-            raise ModelError(f"cannot read weights: {first_line(error)}", entry.weights_path) from None
-        actual = hashlib.sha256(data).hexdigest()
-        if actual != card.sha256:
-            raise ModelError(
-                f"weights do not match their card (sha256 {actual[:12]}…, card says {card.sha256[:12]}…)",
-                entry.weights_path,
-            )
+        data = _verified_weights(entry.weights_path, card)  # read once: hashed, then parsed from memory
         network = build_network(card.architecture, card.arguments, entry.card_path)
         load_weights(network, state_dict_from_bytes(data, entry.weights_path), entry.weights_path)
         network.eval()
@@ -186,7 +205,7 @@ class ModelLibrary:
         **card_fields: Any,
     ) -> ModelEntry:
         """Save a network into the user folder as a new model; an existing name is refused."""
-        self._refuse_clash(name)
+        self.refuse_clash(name)
         return save_model_files(
             self.user_dir,
             network,
@@ -203,7 +222,7 @@ class ModelLibrary:
 
         path = Path(path)
         name = sanitise_name(path.stem) if name is None else name
-        self._refuse_clash(name)
+        self.refuse_clash(name)
         network, detected, card_fields = detect_and_load(path)
         return save_model_files(
             self.user_dir,
@@ -217,16 +236,10 @@ class ModelLibrary:
     def install(self, card_path: Path, *, name: str, description: str | None = None) -> ModelEntry:
         """Copy a finished model from another folder (a training run's result) into the user folder,
         renamed; the weights are checked against their card first, and the card keeps its history."""
-        self._refuse_clash(name)
+        self.refuse_clash(name)
         card_path = Path(card_path)
         card = ModelCard.from_json(_read_text(card_path), card_path)
-        weights_path = card_path.with_suffix(WEIGHTS_SUFFIX)
-        try:
-            data = weights_path.read_bytes()
-        except OSError as error:
-            raise ModelError(f"cannot read weights: {first_line(error)}", weights_path) from None
-        if hashlib.sha256(data).hexdigest() != card.sha256:
-            raise ModelError("weights do not match their card", weights_path)
+        data = _verified_weights(card_path.with_suffix(WEIGHTS_SUFFIX), card)
         card = dataclasses.replace(
             card, name=name, description=card.description if description is None else description
         )
@@ -253,13 +266,15 @@ class ModelLibrary:
         (self.user_dir / f"{name}{CARD_SUFFIX}").unlink(missing_ok=True)
         (self.user_dir / f"{name}{WEIGHTS_SUFFIX}").unlink(missing_ok=True)
 
-    def _refuse_clash(self, name: str) -> None:
+    def refuse_clash(self, name: str) -> None:
+        """Raise ModelError unless `name` is a valid model name that no model (listed, broken, or with only
+        one of its two files in the user folder) has taken: what saving a new model under it needs."""
         try:
             check_name(name)
         except ValueError as error:
             raise ModelError(str(error)) from None
-        taken = {entry.name for entry in self.entries()} | set(self._broken)
-        if name in taken or _model_files_exist(self.user_dir, name):
+        scan = self._rescan()
+        if name in scan.found or name in scan.broken or _model_files_exist(self.user_dir, name):
             raise ModelError(f"a model named {name} already exists; choose another name")
 
 
@@ -305,6 +320,20 @@ def save_model_files(
     except OSError as error:
         raise ModelError(f"cannot save model: {first_line(error)}", card_path) from None
     return ModelEntry(card, weights_path, card_path, builtin=False)
+
+
+def _verified_weights(path: Path, card: ModelCard) -> bytes:
+    """The bytes of a weights file, once they hash to the sha256 on its card."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ModelError(f"cannot read weights: {first_line(error)}", path) from None
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != card.sha256:
+        raise ModelError(
+            f"weights do not match their card (sha256 {actual[:12]}…, card says {card.sha256[:12]}…)", path
+        )
+    return data
 
 
 def _read_text(path: Path) -> str:

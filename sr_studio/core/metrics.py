@@ -36,12 +36,21 @@ def luma(rgb: np.ndarray) -> np.ndarray:
     return 16.0 + rgb @ np.array([65.481, 128.553, 24.966], dtype=np.float64)
 
 
+def _same_shape(result: np.ndarray, reference: np.ndarray) -> None:
+    """Metrics compare pixel for pixel: a result of another size (an upscale by the wrong factor, a
+    forgotten crop) must not be broadcast into a number."""
+    if result.shape != reference.shape:
+        shapes = ["×".join(map(str, image.shape)) for image in (result, reference)]
+        raise ValueError(f"cannot compare a {shapes[0]} result with a {shapes[1]} reference: sizes differ")
+
+
 def _crop(y: np.ndarray, border: int) -> np.ndarray:
     return y[border:-border, border:-border] if border > 0 else y
 
 
 def psnr_y(result: np.ndarray, reference: np.ndarray, border: int) -> float:
     """Y-PSNR in dB between two H×W×3 float RGB images in [0, 1], `border` pixels cropped on each side."""
+    _same_shape(result, reference)
     error = _crop(luma(result) - luma(reference), border)
     mse = float(np.mean(error**2))
     return math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
@@ -84,6 +93,8 @@ def ssim_y(result: np.ndarray, reference: np.ndarray, border: int) -> float:
     """SSIM on Y with an 11×11 Gaussian window (σ 1.5), the constants of Wang et al. 2004."""
     import torch
     import torch.nn.functional as F
+
+    _same_shape(result, reference)
 
     a = torch.from_numpy(_crop(luma(result), border)).double()[None, None]
     b = torch.from_numpy(_crop(luma(reference), border)).double()[None, None]

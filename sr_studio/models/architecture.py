@@ -19,8 +19,9 @@ if TYPE_CHECKING:
 
 Arguments = dict[str, Any]
 StateDict = Mapping[str, Any]  # name → tensor; detection reads only keys and `.shape`
-TASKS = ("upscale", "sample", "discriminate")
-PRECISIONS = ("fp32", "bf16", "fp16")
+MODEL_TASKS = ("upscale", "sample")  # what a library model (its card) or a training run is for
+TASKS = (*MODEL_TASKS, "discriminate")  # what an architecture is for: discriminators only train others
+PRECISIONS = ("fp32", "bf16", "fp16")  # what inference can run in; a card or an architecture lists a subset
 
 
 def _no_scale(arguments: Arguments) -> int | None:

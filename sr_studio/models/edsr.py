@@ -20,6 +20,8 @@ class EDSR(nn.Module):
     """RGB in [0, 1] (N×3×H×W) to N×3×sH×sW, unclamped. The mean is a non-persistent buffer: BasicSR's
     checkpoints do not store it."""
 
+    mean: torch.Tensor  # a buffer (nn.Module.__getattr__ would type it as Tensor | Module)
+
     def __init__(
         self, scale: int = 4, num_feat: int = 64, num_block: int = 16, res_scale: float = 1.0
     ) -> None:

@@ -64,7 +64,8 @@ class MSRResNet(nn.Module):
                 nn.init.kaiming_normal_(module.weight)
                 with torch.no_grad():
                     module.weight.mul_(INIT_SCALE)
-                nn.init.zeros_(module.bias)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
 
     def _upconvs(self) -> list[nn.Conv2d]:
         return [self.upconv1, self.upconv2] if self.scale == 4 else [self.upconv1]

@@ -6,6 +6,8 @@ The attribute names fix the state-dict keys that import and detection code rely 
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -59,7 +61,8 @@ class SRResNet(nn.Module):
 
         c = channels
         self.head = nn.Sequential(nn.Conv2d(3, c, 9, padding=4), nn.PReLU(c))
-        self.body = nn.Sequential(*[ResidualBlock(c, norm) for _ in range(blocks)])
+        residual_blocks = [ResidualBlock(c, norm) for _ in range(blocks)]
+        self.body = nn.Sequential(*residual_blocks)
         self.trunk = nn.Sequential(nn.Conv2d(c, c, 3, padding=1), _norm(c, norm))
         factors = [3] if scale == 3 else [2] * (scale // 2)
         self.upsample = nn.Sequential(
@@ -71,9 +74,10 @@ class SRResNet(nn.Module):
         self.tail = nn.Conv2d(c, 3, 9, padding=4)
 
         with torch.no_grad():
-            for block in self.body:
-                block.conv2.weight.mul_(RESIDUAL_INIT_SCALE)
-                block.conv2.bias.mul_(RESIDUAL_INIT_SCALE)
+            for block in residual_blocks:
+                for tensor in (block.conv2.weight, block.conv2.bias):
+                    if tensor is not None:
+                        tensor.mul_(RESIDUAL_INIT_SCALE)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.head(x)
@@ -91,9 +95,13 @@ class SRResNet(nn.Module):
 
 def _fold(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
     """The weight and bias of one conv that equals conv followed by `bn` in eval mode."""
-    factor = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    mean, variance = bn.running_mean, bn.running_var
+    if mean is None or variance is None:
+        raise ValueError("a batch norm without running statistics cannot be folded")
+    factor = bn.weight / torch.sqrt(variance + bn.eps)
     weight = conv.weight * factor.reshape(-1, 1, 1, 1)
-    bias = (conv.bias - bn.running_mean) * factor + bn.bias
+    conv_bias = conv.bias if conv.bias is not None else torch.zeros_like(mean)
+    bias = (conv_bias - mean) * factor + bn.bias
     return weight, bias
 
 
@@ -109,12 +117,12 @@ def fold_batchnorm(model: SRResNet) -> SRResNet:
     folded.to(device=reference.device, dtype=reference.dtype).train(model.training)
     source = model.state_dict()
     state = {key: source[key] for key in folded.state_dict()}
-    if model.norm == "batch":
-        pairs = [("trunk.0", model.trunk[0], model.trunk[1])]
-        for i, block in enumerate(model.body):
+    if model.norm == "batch":  # then every _norm is a BatchNorm2d
+        pairs = [("trunk.0", cast(nn.Conv2d, model.trunk[0]), cast(nn.BatchNorm2d, model.trunk[1]))]
+        for i, block in enumerate(cast(list[ResidualBlock], list(model.body))):
             pairs += [
-                (f"body.{i}.conv1", block.conv1, block.bn1),
-                (f"body.{i}.conv2", block.conv2, block.bn2),
+                (f"body.{i}.conv1", block.conv1, cast(nn.BatchNorm2d, block.bn1)),
+                (f"body.{i}.conv2", block.conv2, cast(nn.BatchNorm2d, block.bn2)),
             ]
         with torch.no_grad():
             for prefix, conv, bn in pairs:

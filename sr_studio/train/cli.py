@@ -14,7 +14,7 @@ from typing import Any
 FLAGS: dict[str, tuple[str, type, str]] = {
     "--task": ("task", str, "upscale or sample"),
     "--name": ("name", str, "name of the resulting model"),
-    "--base": ("model.base", str, "library model (or .safetensors file) to start from"),
+    "--base": ("model.base", str, "library model (or .safetensors/.pth/.pt file) to start from"),
     "--steps": ("train.steps", int, "optimisation steps"),
     "--batch": ("train.batch", int, "images per step"),
     "--patch": ("data.patch", int, "HR patch side (upscale) or image side (sample)"),
@@ -64,6 +64,7 @@ def run(argv: Sequence[str]) -> int:
     from sr_studio.core.errors import SRStudioError, UsageError
     from sr_studio.train.config import apply_overrides, config_from_dict, load_config
     from sr_studio.train.job import EventLog, main, probe
+    from sr_studio.train.protocol import ERROR, EXIT_USAGE
 
     parser = argparse.ArgumentParser(prog="sr-studio train", description="Train or fine-tune a model.")
     add_arguments(parser)
@@ -80,8 +81,8 @@ def run(argv: Sequence[str]) -> int:
                 apply_overrides(flags, overrides)
                 config = config_from_dict(flags, Path.cwd(), "flags")
         except (UsageError, SRStudioError) as error:
-            EventLog(sys.stdout)("error", message=str(error))
-            return 2
+            EventLog(sys.stdout)(ERROR, message=str(error))
+            return EXIT_USAGE
     if args.probe is not None:
         if config is None:
             parser.error("--probe needs a config or flags, not --resume")

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from sr_studio.core.errors import ModelError
-from sr_studio.train.config import RunConfig
+from sr_studio.train.config import TRAINING_PRECISIONS, RunConfig
 
 
 def lr_at(config: RunConfig, step: int, base_lr: float) -> float:
@@ -41,8 +41,9 @@ def training_precision(request: str, device: torch.device) -> str:
     from sr_studio.core.engine import cpu_has_fast_bf16
 
     if request != "auto":
-        if request not in ("fp32", "bf16"):
-            raise ModelError(f"training precision must be auto, fp32 or bf16, not {request!r}")
+        if request not in TRAINING_PRECISIONS:  # a recipe's is checked on loading (a usage error)
+            choices = " or ".join(TRAINING_PRECISIONS)
+            raise ModelError(f"training precision must be auto, {choices}, not {request!r}")
         return request
     if device.type == "cuda" and torch.cuda.is_bf16_supported():
         return "bf16"
@@ -72,8 +73,8 @@ class WeightAverage:
         decay = min(self.decay, (1 + step) / (10 + step))
         for average, current in zip(self.network.parameters(), network.parameters(), strict=True):
             average.lerp_(current.detach(), 1 - decay)
-        for average, current in zip(self.network.buffers(), network.buffers(), strict=True):
-            average.copy_(current)
+        for kept, buffer in zip(self.network.buffers(), network.buffers(), strict=True):
+            kept.copy_(buffer)
 
 
 def warm_start(network: nn.Module, state: dict[str, torch.Tensor]) -> tuple[int, int]:
@@ -96,8 +97,8 @@ def base_state(config: RunConfig, task: str) -> tuple[dict[str, torch.Tensor], d
     from sr_studio.core.library import ModelLibrary
     from sr_studio.train.segments import card_segments
 
-    if base.endswith((".safetensors", ".pth", ".pt")):
-        path = config.path(base)
+    path = config.base_file()
+    if path is not None:
         state = read_state_dict(path)
         try:
             detected = detect_architecture(state)

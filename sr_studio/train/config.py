@@ -8,14 +8,19 @@ folder, so recipes in `training/` can name `../../shared/data/...` wherever they
 from __future__ import annotations
 
 import dataclasses
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sr_studio.core.detect import WEIGHTS_SUFFIXES
 from sr_studio.core.errors import UsageError
+from sr_studio.models.architecture import MODEL_TASKS as TASKS
+from sr_studio.models.architecture import PRECISIONS
 
-TASKS = ("upscale", "sample")
+# What training runs in (as autocast): fp16 would need loss scaling to train safely, so it is not offered.
+TRAINING_PRECISIONS = tuple(p for p in PRECISIONS if p != "fp16")
 
 
 @dataclass
@@ -40,7 +45,7 @@ class ModelConfig:
 
     architecture: str = "srresnet"
     arguments: dict[str, Any] = field(default_factory=dict)
-    base: str | None = None  # library model name (or .safetensors path) to warm-start from
+    base: str | None = None  # library model name (or .safetensors/.pth/.pt path) to warm-start from
 
 
 @dataclass
@@ -78,7 +83,7 @@ class RunConfig:
     description: str = ""
     seed: int = 0
     device: str = "auto"
-    precision: str = "auto"  # auto | fp32 | bf16 | fp16 (autocast)
+    precision: str = "auto"  # auto | fp32 | bf16 (autocast); see TRAINING_PRECISIONS
     threads: int = 0  # torch CPU threads (0: torch's default)
     output: str | None = None  # model folder for the result (default: the user's library)
     data: DataConfig = field(default_factory=DataConfig)
@@ -90,6 +95,14 @@ class RunConfig:
         """A path from the config, resolved against the recipe's folder."""
         path = Path(text).expanduser()
         return path if path.is_absolute() else (self.root / path)
+
+    def base_file(self) -> Path | None:
+        """The weights file `model.base` names (.safetensors, .pth or .pt), from the recipe's folder; None
+        when it names a library model, or nothing."""
+        base = self.model.base
+        if not base or Path(base).suffix.lower() not in WEIGHTS_SUFFIXES:
+            return None
+        return self.path(base)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -145,6 +158,10 @@ def _check(config: RunConfig, source: str) -> None:
     train, data = config.train, config.data
     problems = [
         (config.task not in TASKS, f"task must be one of {', '.join(TASKS)}, not {config.task!r}"),
+        (
+            config.precision not in ("auto", *TRAINING_PRECISIONS),
+            f"precision must be auto, {' or '.join(TRAINING_PRECISIONS)}, not {config.precision!r}",
+        ),
         (train.steps < 1, "train.steps must be at least 1"),
         (train.batch < 1, "train.batch must be at least 1"),
         (train.lr <= 0, "train.lr must be positive"),
@@ -186,26 +203,40 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> None:
         table[key] = value
 
 
-def dump_toml(config: RunConfig) -> str:
-    """The config as TOML (the run folder's copy); paths are written resolved, so the copy runs anywhere."""
+def dump_toml(config: RunConfig, *, relative_to: Path | None = None) -> str:
+    """The config as TOML. Paths are written resolved: absolute for the run folder's copy, so the copy runs
+    from anywhere; relative to `relative_to` for a card that travels (see `portable_path`)."""
+
+    def written(text: str) -> str:
+        path = config.path(text).resolve()
+        return str(path) if relative_to is None else portable_path(path, relative_to)
+
     data = config.to_dict()
     data["data"] = {
         **data["data"],
-        **{
-            key: [str(config.path(p).resolve()) for p in data["data"][key]]
-            for key in ("train", "val", "exclude")
-        },
+        **{key: [written(p) for p in data["data"][key]] for key in ("train", "val", "exclude")},
     }
     if config.output:
-        data["output"] = str(config.path(config.output).resolve())
-    if config.model.base and config.model.base.endswith(".safetensors"):
-        data["model"]["base"] = str(config.path(config.model.base).resolve())
+        data["output"] = written(config.output)
+    base = config.base_file()
+    if base is not None:
+        data["model"]["base"] = written(str(base))
     top = {k: v for k, v in data.items() if not isinstance(v, dict)}
     lines = [f"{key} = {_toml_value(value)}" for key, value in top.items()]
     for section in ("data", "model", "train"):
         lines += ["", f"[{section}]"]
         lines += [f"{key} = {_toml_value(value)}" for key, value in data[section].items()]
     return "\n".join(lines) + "\n"
+
+
+def portable_path(path: Path, start: Path) -> str:
+    """`path` relative to the folder `start`, with `/` separators, so a card names the same files on any
+    machine where they lie in the same place relative to it (a repository beside its data); absolute only
+    where no relative path exists (another drive on Windows)."""
+    try:
+        return Path(os.path.relpath(path.resolve(), start.resolve())).as_posix()
+    except ValueError:
+        return str(path.resolve())
 
 
 def _toml_value(value: Any) -> str:

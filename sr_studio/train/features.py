@@ -29,7 +29,8 @@ def _feature_network() -> nn.Module:
     for width in WIDTHS:
         conv = nn.Conv2d(channels, width, 3, padding=1)
         conv.weight.data = torch.randn(conv.weight.shape, generator=generator) * (2.0 / (channels * 9)) ** 0.5
-        conv.bias.data.zero_()
+        if conv.bias is not None:
+            conv.bias.data.zero_()
         layers += [conv, nn.ReLU(), nn.AvgPool2d(2)]
         channels = width
     return nn.Sequential(*layers).eval().requires_grad_(False)

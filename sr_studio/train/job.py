@@ -2,7 +2,8 @@
 
 Events: `start`, `step` (losses, lr, it/s, ETA), `eval` (metrics, preview image), `checkpoint`, `done`
 (the model card), `stopped` (after SIGTERM/SIGINT: checkpointed, resumable) and `error` (one line). Each is
-also appended to the run's `events.jsonl`, so a wizard that reattaches after a crash can replay them.
+also appended to the run's `events.jsonl`, so a wizard that reattaches after a crash can replay them. Their
+names and fields, the exit codes and the run folder's file names are `sr_studio.train.protocol`'s.
 
 A checkpoint (networks, optimisers, the data generator's and torch's RNG states, step, best score, wall
 time) is written atomically every `checkpoint_every` steps; `--resume RUN_DIR` restarts from it and, on
@@ -32,14 +33,27 @@ from sr_studio.core.system import cpu_name
 from sr_studio.train.common import training_precision
 from sr_studio.train.config import RunConfig, dump_toml, load_config
 from sr_studio.train.data import Dataset, load_dataset
+from sr_studio.train.protocol import (
+    BEST,
+    CHECKPOINT,
+    CHECKPOINT_EVENT,
+    CONFIG,
+    DONE,
+    ERROR,
+    EVAL,
+    EVENTS,
+    EXIT_DONE,
+    EXIT_ERROR,
+    EXIT_STOPPED,
+    EXIT_USAGE,
+    PREVIEWS,
+    PROBE,
+    START,
+    STEP,
+    STOPPED,
+)
 from sr_studio.train.segments import this_segment, totals
 from sr_studio.train.stop import StopRequest
-
-CHECKPOINT = "checkpoint.pt"
-BEST = "best.safetensors"
-CONFIG = "config.toml"
-EVENTS = "events.jsonl"
-EXIT_DONE, EXIT_ERROR, EXIT_STOPPED = 0, 1, 130
 
 
 class EventLog:
@@ -85,25 +99,29 @@ def main(
         if resume is not None:
             run_dir = resume
             if not (resume / CONFIG).is_file():
-                raise SRStudioError("not a training run folder (no config.toml)", resume)
+                raise SRStudioError(f"not a training run folder (no {CONFIG})", resume)
             config = load_config(resume / CONFIG, overrides)
-        elif config_path is not None or config is not None:
-            config = config or load_config(config_path, overrides)
-            run_dir = run_dir or default_run_dir(config.name)
-        else:
+        elif config is None and config_path is not None:
+            config = load_config(config_path, overrides)
+        if config is None:
             raise UsageError("give a config file or --resume RUN_DIR")
-        return _run(config, run_dir, resume is not None, log, stop)
-    except SRStudioError as error:
-        log("error", message=str(error))
-        return EXIT_ERROR
-    except Exception as error:  # a bug: one line for the user, the traceback in the log file
-        from sr_studio.core.logs import log_exception
-
-        where = log_exception(error)
-        log("error", message=f"internal error: {error.__class__.__name__}: {error} (details in {where})")
-        return EXIT_ERROR
+        return _run(config, run_dir or default_run_dir(config.name), resume is not None, log, stop)
+    except Exception as error:
+        return _failed(log, error)
     finally:
         log.close()
+
+
+def _failed(log: EventLog, error: Exception) -> int:
+    """Report why a job ends early as one `error` event; the exit code says whose problem it is."""
+    if isinstance(error, SRStudioError):
+        log(ERROR, message=str(error))
+        return EXIT_USAGE if isinstance(error, UsageError) else EXIT_ERROR
+    from sr_studio.core.logs import log_exception  # a bug: one line for the user, the traceback in the log
+
+    where = log_exception(error)
+    log(ERROR, message=f"internal error: {error.__class__.__name__}: {error} (details in {where})")
+    return EXIT_ERROR
 
 
 def _run(config: RunConfig, run_dir: Path, resuming: bool, log: EventLog, stop: StopRequest) -> int:
@@ -113,7 +131,7 @@ def _run(config: RunConfig, run_dir: Path, resuming: bool, log: EventLog, stop: 
         if (run_dir / CHECKPOINT).exists():
             raise SRStudioError("this run folder already holds a run; resume it or pick another", run_dir)
         if config.output is None:
-            ModelLibrary(user_dir=output)._refuse_clash(config.name)
+            ModelLibrary(user_dir=output).refuse_clash(config.name)
         run_dir.mkdir(parents=True, exist_ok=True)
     # Rewritten on resume too: overrides given then (--steps, --threads) stay with the run, so resuming it
     # again continues to the same end instead of the original recipe's.
@@ -164,7 +182,7 @@ class Run:
         self._seconds_before, self._clock = state["seconds"], time.perf_counter()
         dataset = trainer.dataset
         self.log(
-            "start",
+            START,
             task=config.task,
             name=config.name,
             run_dir=str(self.run_dir),
@@ -184,7 +202,7 @@ class Run:
         if state["step"] == 0:
             state["before"] = trainer.baseline(limit)
             if state["before"]:
-                self.log("eval", step=0, metrics=state["before"], preview=None)
+                self.log(EVAL, step=0, metrics=state["before"], preview=None)
             base_score = _score(config, {"model": state["before"].get("base", {})})
             if state["lineage"] and base_score is not None:  # a continuation must beat what it replaces
                 state["best"], state["best_step"] = base_score, 0
@@ -202,7 +220,7 @@ class Run:
                 overall = (step - first_step) / max(now - self._clock, 1e-9)
                 window_start, window_step = now, step
                 self.log(
-                    "step",
+                    STEP,
                     step=step,
                     of=steps,
                     it_s=round(rate, 3),
@@ -214,7 +232,7 @@ class Run:
             if (step % config.train.checkpoint_every == 0 and step != steps) or stop.requested:
                 self.checkpoint()
             if stop.requested:
-                self.log("stopped", step=step, run_dir=str(self.run_dir))
+                self.log(STOPPED, step=step, run_dir=str(self.run_dir))
                 return EXIT_STOPPED
 
         restored = state["best"] is not None and state["best_step"] != steps  # ranked runs only
@@ -224,20 +242,20 @@ class Run:
             metrics = self.evaluate(steps, 0, final=True)
         self.checkpoint()
         card = self.export(metrics, complete=True)
-        self.log("done", step=steps, card=str(card), seconds=round(self.elapsed(), 1), metrics=metrics)
+        self.log(DONE, step=steps, card=str(card), seconds=round(self.elapsed(), 1), metrics=metrics)
         return EXIT_DONE
 
     def checkpoint(self) -> None:
         self.state["seconds"] = self.elapsed()
         path = self.run_dir / CHECKPOINT
         _save_checkpoint(path, self.trainer, self.generator, self.state)
-        self.log("checkpoint", step=self.state["step"], path=str(path))
+        self.log(CHECKPOINT_EVENT, step=self.state["step"], path=str(path))
 
     def evaluate(self, step: int, limit: int, *, final: bool = False) -> dict[str, Any]:
         """Measure, keep the best weights; a recipe with an explicit output also refreshes the model there
         (an upscaler's best so far, a GAN's latest), so a stopped run still leaves a usable, marked model."""
         state = self.state
-        preview = self.run_dir / "previews" / f"step-{step:07d}.png"
+        preview = self.run_dir / PREVIEWS / f"step-{step:07d}.png"
         metrics = self.trainer.evaluate(limit, preview)
         score = _score(self.config, metrics)
         improved = not final and score is not None and (state["best"] is None or score > state["best"])
@@ -250,7 +268,7 @@ class Run:
         if self.config.output is not None and step < self.config.train.steps and (improved or unranked):
             self.export(metrics, complete=False)
         self.log(
-            "eval",
+            EVAL,
             step=step,
             metrics=metrics,
             preview=str(preview) if preview.exists() else None,
@@ -288,7 +306,7 @@ def probe(config: RunConfig, steps: int, stream: TextIO = sys.stdout) -> int:
             times.append(time.perf_counter() - started)
         times.sort()
         log(
-            "probe",
+            PROBE,
             seconds_per_step=round(times[len(times) // 2], 4),
             steps=steps,
             device=str(device),
@@ -297,9 +315,8 @@ def probe(config: RunConfig, steps: int, stream: TextIO = sys.stdout) -> int:
             val_images=len(trainer.dataset.val),
         )
         return EXIT_DONE
-    except SRStudioError as error:
-        log("error", message=str(error))
-        return EXIT_ERROR
+    except Exception as error:
+        return _failed(log, error)
 
 
 def _prepare(config: RunConfig) -> tuple[Any, torch.device, str]:
@@ -318,14 +335,10 @@ def _make_trainer(config: RunConfig, device: torch.device, precision: str) -> An
     if config.task == "upscale":
         from sr_studio.train.upscaler import UpscaleTrainer
 
-        dataset = load_dataset(config, min_side=config.data.patch)
-        trainer = UpscaleTrainer(config, dataset, device, precision)
-    else:
-        from sr_studio.train.sampler import SampleTrainer
+        return UpscaleTrainer(config, load_dataset(config, min_side=config.data.patch), device, precision)
+    from sr_studio.train.sampler import SampleTrainer
 
-        dataset = load_dataset(config, min_side=8, needs_val=False)
-        trainer = SampleTrainer(config, dataset, device, precision)
-    return trainer
+    return SampleTrainer(config, load_dataset(config, min_side=8, needs_val=False), device, precision)
 
 
 def _score(config: RunConfig, metrics: dict[str, Any]) -> float | None:
@@ -346,7 +359,9 @@ def _save_best(trainer: Any, run_dir: Path) -> None:
 
 
 def _restore_best(trainer: Any, run_dir: Path) -> None:
-    """Export the weights that validated best (the last evaluation included)."""
+    """Put the weights that validated best back into the network that is measured and exported: those of
+    the best periodic evaluation (the last step's included), or, for a run that continues a model and never
+    beat it, the base model's from step 0. The caller then measures them once more, on every image."""
     from safetensors.torch import load_file
 
     trainer.evaluated.load_state_dict(load_file(run_dir / BEST))
@@ -405,9 +420,15 @@ def _export(
     *,
     complete: bool,
 ) -> Path:
-    """Save the trained network as a library model whose card says how it was made and how good it is."""
+    """Save the trained network as a library model whose card says how it was made and how good it is.
+
+    A model for the user's own library names their folders as they are. One written to an explicit output
+    folder (how the built-in models are made, to be shipped) names every path relative to that folder, so
+    its card holds nothing of the machine it was built on but what it says in `machine`.
+    """
     network, fields = trainer.export()
     dataset: Dataset = trainer.dataset
+    anchor = output if config.output is not None else None
     segment = this_segment(
         steps=state["step"],
         seconds=seconds,
@@ -429,8 +450,8 @@ def _export(
         overwrite=config.output is not None,
         description=config.description or _describe(config, trainer),
         licence="your own data" if config.output is None else "see data manifest",
-        recipe=dump_toml(config),
-        data_manifest=dataset.manifest(),
+        recipe=dump_toml(config, relative_to=anchor),
+        data_manifest=dataset.manifest(relative_to=anchor),
         metrics={"images": metrics.get("images"), "before": before, "after": metrics.get("model", {})},
         extra={
             "base_model": trainer.base_name,

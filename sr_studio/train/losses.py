@@ -10,9 +10,14 @@ matching (Salimans et al. 2016) is offered besides, as a cheap second texture te
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+if TYPE_CHECKING:
+    from sr_studio.models.srgan import SRGANDiscriminator
 
 
 def pixel_loss(kind: str, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -21,6 +26,8 @@ def pixel_loss(kind: str, output: torch.Tensor, target: torch.Tensor) -> torch.T
 
 class RandomPerceptualLoss(nn.Module):
     """L1 between features of a frozen random VGG-style network at three depths (Liu et al. 2021)."""
+
+    mean: torch.Tensor  # a buffer (nn.Module.__getattr__ would type it as Tensor | Module)
 
     def __init__(self, seed: int = 0, widths: tuple[int, ...] = (32, 64, 128)) -> None:
         super().__init__()
@@ -38,7 +45,8 @@ class RandomPerceptualLoss(nn.Module):
                     # Kaiming-normal keeps activations at a steady scale through the depth, like VGG.
                     std = (2.0 / (module.in_channels * 9)) ** 0.5
                     module.weight.data = torch.randn(module.weight.shape, generator=generator) * std
-                    module.bias.data.zero_()
+                    if module.bias is not None:
+                        module.bias.data.zero_()
             stages.append(stage)
             channels = width
         self.stages = nn.ModuleList(stages)
@@ -69,7 +77,8 @@ def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> 
 
 def feature_matching(fake: list[torch.Tensor], real: list[torch.Tensor]) -> torch.Tensor:
     """Mean L1 between the discriminator's intermediate features for real and generated images."""
-    return sum(F.l1_loss(f, r.detach()) for f, r in zip(fake, real, strict=True)) / max(1, len(fake))
+    total = sum(F.l1_loss(f, r.detach()) for f, r in zip(fake, real, strict=True))
+    return cast(torch.Tensor, total) / max(1, len(fake))  # a tensor: the lists are never empty
 
 
 def diff_augment(x: torch.Tensor, policy: str, generator: torch.Generator) -> torch.Tensor:
@@ -123,9 +132,11 @@ def _cutout(x: torch.Tensor, generator: torch.Generator, ratio: float = 0.5) -> 
     return x * (~inside).to(x.device, x.dtype)[:, None]
 
 
-def discriminate_with_features(discriminator: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, list]:
+def discriminate_with_features(
+    discriminator: SRGANDiscriminator, x: torch.Tensor
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """The SRGAN discriminator's logits and its activations after each LeakyReLU (for feature matching)."""
-    features = []
+    features: list[torch.Tensor] = []
     for layer in discriminator.features:
         x = layer(x)
         if isinstance(layer, nn.LeakyReLU):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -19,6 +19,7 @@ from PIL import Image
 from torch import nn
 
 from sr_studio.models import build
+from sr_studio.models.dcgan import DCGANGenerator
 from sr_studio.train import losses
 from sr_studio.train.common import WeightAverage, autocast, base_state, lr_at, set_lr, warm_start
 from sr_studio.train.config import RunConfig
@@ -40,7 +41,7 @@ class SampleTrainer:
         self.base_segments = info.get("segments", [])  # the base's training history (library bases)
         self.arguments = dict(config.model.arguments) or dict(info.get("arguments", {}))
         self.arguments.setdefault("image_size", config.data.patch)
-        self.network = build("dcgan_generator", **self.arguments).to(device)
+        self.network = cast(DCGANGenerator, build("dcgan_generator", **self.arguments)).to(device)
         self.warm_started = warm_start(self.network, base[0]) if base else None
         side = self.network.image_size
         self.real = square_images(dataset.train, side)

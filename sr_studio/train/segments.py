@@ -64,8 +64,9 @@ def this_segment(
 def totals(segments: list[dict[str, Any]]) -> dict[str, Any]:
     """Steps and wall time summed over all segments (None where a segment did not record its time)."""
     seconds = [segment.get("wall_seconds") for segment in segments]
+    timed = [s for s in seconds if isinstance(s, int | float)]
     return {
         "segments": len(segments),
         "steps": sum(int(segment.get("steps") or 0) for segment in segments),
-        "wall_seconds": round(sum(seconds), 1) if all(isinstance(s, int | float) for s in seconds) else None,
+        "wall_seconds": round(sum(timed), 1) if len(timed) == len(seconds) else None,
     }

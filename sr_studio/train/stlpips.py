@@ -69,6 +69,8 @@ def load_weights(net: str = "vgg") -> dict[str, torch.Tensor]:
 class BlurPool(nn.Module):
     """Anti-aliased stride-2 downsampling: a 3×3 binomial blur over a 2-pixel reflection padding."""
 
+    filt: torch.Tensor  # a buffer (nn.Module.__getattr__ would type it as Tensor | Module)
+
     def __init__(self, channels: int) -> None:
         super().__init__()
         taps = torch.tensor([1.0, 2.0, 1.0])
@@ -123,22 +125,22 @@ def _unit(features: torch.Tensor) -> torch.Tensor:
 class STLPIPS(nn.Module):
     """Frozen shift-tolerant LPIPS; `forward(x, y)` takes images in [0, 1] and gives one distance each."""
 
+    shift: torch.Tensor  # buffers
+    scale: torch.Tensor
+
     def __init__(self, net: str = "vgg") -> None:
         super().__init__()
         state = load_weights(net)
         self.net_name = net
         layers, ends = _vgg_layers() if net == "vgg" else _alex_layers()
         # Stage modules keep the trunk's flat layer numbers, the names the weight file uses.
-        self.net = nn.ModuleDict(
-            {
-                f"slice{stage + 1}": nn.Sequential(
-                    OrderedDict((str(i), layers[i]) for i in range(start, end))
-                )
-                for stage, (start, end) in enumerate(zip((0, *ends[:-1]), ends, strict=True))
-            }
-        )
+        stages = {
+            f"slice{stage + 1}": nn.Sequential(OrderedDict((str(i), layers[i]) for i in range(start, end)))
+            for stage, (start, end) in enumerate(zip((0, *ends[:-1]), ends, strict=True))
+        }
+        self.net = nn.ModuleDict(stages)
         # One 1×1 head per stage, as wide as that stage's last convolution.
-        convs = [[m for m in stage if isinstance(m, nn.Conv2d)][-1] for stage in self.net.values()]
+        convs = [[m for m in stage if isinstance(m, nn.Conv2d)][-1] for stage in stages.values()]
         self.lins = nn.ModuleList(nn.Conv2d(conv.out_channels, 1, 1, bias=False) for conv in convs)
         # LPIPS's per-channel input constants (also in the file): [-1, 1] images to roughly unit spread.
         self.register_buffer("shift", torch.tensor([-0.030, -0.088, -0.188]).view(1, 3, 1, 1))

@@ -10,7 +10,7 @@ import signal
 import time
 from pathlib import Path
 
-STOP_FILE = "stop"
+from sr_studio.train.protocol import STOP_FILE
 
 
 class StopRequest:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -22,6 +22,9 @@ from sr_studio.train import losses
 from sr_studio.train.common import WeightAverage, autocast, base_state, lr_at, set_lr, warm_start
 from sr_studio.train.config import RunConfig
 from sr_studio.train.data import Dataset, PatchSampler, to_tensor
+
+if TYPE_CHECKING:
+    from sr_studio.models.srgan import SRGANDiscriminator
 
 PREVIEW_CROP = 64  # LR pixels of the preview crop (×scale in the saved sheet)
 
@@ -40,7 +43,7 @@ class UpscaleTrainer:
         self.architecture = config.model.architecture if explicit else info.get("architecture", "srresnet")
         self.arguments = dict(config.model.arguments) if explicit else dict(info.get("arguments", {}))
         self.network = build(self.architecture, **self.arguments).to(device)
-        self.scale = int(self.network.scale)
+        self.scale = int(cast(int, self.network.scale))  # every upscaler keeps its factor
         self.warm_started = warm_start(self.network, base[0]) if base else None
         self.base_network = None
         if base and "architecture" in info:
@@ -55,9 +58,9 @@ class UpscaleTrainer:
         self.perceptual = None
         if train.perceptual:
             self.perceptual = losses.perceptual_loss(train.perceptual_loss, config.seed).to(device)
-        self.discriminator = None
+        self.discriminator: SRGANDiscriminator | None = None
         if train.adversarial or train.feature_matching:
-            self.discriminator = build("srgan_discriminator").to(device)
+            self.discriminator = cast("SRGANDiscriminator", build("srgan_discriminator")).to(device)
             self.d_optimizer = torch.optim.Adam(
                 self.discriminator.parameters(), lr=train.d_lr or train.lr, betas=(train.beta1, train.beta2)
             )
@@ -100,17 +103,19 @@ class UpscaleTrainer:
         if self.average is not None:
             self.average.update(self.network, step)
         if self.discriminator is not None:
-            numbers["discriminator"] = self._discriminator_step(step, output.detach(), hr_batch)
+            numbers["discriminator"] = self._discriminator_step(
+                self.discriminator, step, output.detach(), hr_batch
+            )
         numbers["loss"] = float(loss.detach())
         return numbers
 
-    def _discriminator_step(self, step: int, fake: torch.Tensor, real: torch.Tensor) -> float:
+    def _discriminator_step(
+        self, discriminator: SRGANDiscriminator, step: int, fake: torch.Tensor, real: torch.Tensor
+    ) -> float:
         set_lr(self.d_optimizer, lr_at(self.config, step, self.config.train.d_lr or self.config.train.lr))
-        self.discriminator.requires_grad_(True)
+        discriminator.requires_grad_(True)
         with autocast(self.device, self.precision):
-            loss = losses.discriminator_loss(
-                self.discriminator(real).float(), self.discriminator(fake).float()
-            )
+            loss = losses.discriminator_loss(discriminator(real).float(), discriminator(fake).float())
         self.d_optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.d_optimizer.step()

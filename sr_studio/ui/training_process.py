@@ -23,13 +23,17 @@ from typing import Any
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Signal
 
 from sr_studio.train.child import child_environment, training_command
-from sr_studio.train.stop import STOP_FILE  # the job's own name for it; that module has no torch
+from sr_studio.train.protocol import (  # the job's own names; that module has no torch
+    CHECKPOINT,
+    CHECKPOINT_EVENT,
+    CONFIG,
+    DONE,
+    EVENTS,
+    STOP_FILE,
+    STOPPED,
+    TERMINAL_EVENTS,
+)
 
-# How a job ends when it ends as meant: a run with done, stopped or error; a `--probe` with its one event.
-TERMINAL_EVENTS = frozenset({"done", "stopped", "error", "probe"})
-CHECKPOINT = "checkpoint.pt"  # the job's file names (sr_studio.train.job), read here without torch
-CONFIG = "config.toml"
-EVENTS = "events.jsonl"
 _TAIL_BYTES = 8192  # enough of events.jsonl's end to hold its last event
 
 
@@ -51,8 +55,8 @@ class LineSplitter:
     def __init__(self) -> None:
         self._partial = b""
 
-    def feed(self, data: bytes) -> list[str]:
-        *lines, self._partial = (self._partial + data).split(b"\n")
+    def feed(self, data: bytes | bytearray | memoryview) -> list[str]:
+        *lines, self._partial = (self._partial + bytes(data)).split(b"\n")
         return [_decode(line) for line in lines]
 
     def flush(self) -> list[str]:
@@ -243,14 +247,14 @@ def unfinished_runs(root: Path) -> list[UnfinishedRun]:
         if not (run_dir / CHECKPOINT).is_file():
             continue
         events = _last_events(run_dir)
-        if any(event["event"] == "done" for event in events):
+        if any(event["event"] == DONE for event in events):
             continue
         try:
             config = tomllib.loads((run_dir / CONFIG).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
         steps = config.get("train", {}).get("steps", 0)
-        step = max((e.get("step", 0) for e in events if e["event"] in ("checkpoint", "stopped")), default=0)
+        step = max((e.get("step", 0) for e in events if e["event"] in (CHECKPOINT_EVENT, STOPPED)), default=0)
         found.append(
             UnfinishedRun(
                 run_dir, str(config.get("name", run_dir.name)), config.get("task", "upscale"), step, steps

@@ -25,8 +25,9 @@ from PySide6.QtWidgets import (
 )
 
 from sr_studio.core.jobs import CancelToken, Progress
+from sr_studio.train.protocol import validation_count
 from sr_studio.ui import workers
-from sr_studio.ui.wizard_plan import SAMPLE, UPSCALE, validation_count
+from sr_studio.ui.wizard_plan import SAMPLE, UPSCALE
 from sr_studio.ui.wizard_widgets import text_label
 
 if TYPE_CHECKING:

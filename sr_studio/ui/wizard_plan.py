@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sr_studio.core.estimate import duration
 from sr_studio.core.library import NAME_MAX, sanitise_name
+from sr_studio.train.protocol import validation_count
 
 if TYPE_CHECKING:
     from sr_studio.train.data import ScanSummary
@@ -135,12 +136,6 @@ def new_run_dir(root: Path, name: str) -> Path:
     while run_dir.exists() or recipe_path(run_dir).exists():
         run_dir, number = base.with_name(f"{base.name}-{number}"), number + 1
     return run_dir
-
-
-def validation_count(images: int, share: float) -> int:
-    """How many images the job keeps for validation (its `_split_off` rule)."""
-    count = round(images * share)
-    return 0 if images < 2 else count
 
 
 def evaluation_seconds(plan: Plan, seconds_per_step: float, summary: ScanSummary | None) -> tuple[float, int]:

@@ -23,9 +23,10 @@ from PySide6.QtWidgets import (
 )
 
 from sr_studio.core.errors import SRStudioError
+from sr_studio.train.protocol import CHECKPOINT
 from sr_studio.ui.common import eta_text
 from sr_studio.ui.curves import CurvePlot
-from sr_studio.ui.training_process import CHECKPOINT, TrainingProcess, UnfinishedRun, read_events
+from sr_studio.ui.training_process import TrainingProcess, UnfinishedRun, read_events
 from sr_studio.ui.wizard_plan import (
     UPSCALE,
     Plan,

@@ -77,10 +77,10 @@ def _detect_msrresnet(sd: StateDict) -> Arguments | None:
 
 def _fold(network: nn.Module) -> nn.Module:
     """Batch norms folded into the convs before them (a norm-free network is returned as it is)."""
-    if getattr(network, "norm", None) != "batch":
-        return network
-    from sr_studio.models.srresnet import fold_batchnorm
+    from sr_studio.models.srresnet import SRResNet, fold_batchnorm
 
+    if not isinstance(network, SRResNet) or network.norm != "batch":
+        return network
     return fold_batchnorm(network).eval()
 
 
