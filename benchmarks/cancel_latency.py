@@ -1,13 +1,14 @@
 """How long an upscale takes to stop after Cancel: the engine checks between tiles and residual blocks.
 
     python benchmarks/cancel_latency.py [--size 512] [--repeats 5] [--device cpu] [--tile none]
-        [--arch srresnet|rrdbnet]
+        [--arch srresnet|rrdbnet] [--backend torch|openvino|auto] [--precision fp32|bf16]
 
 Each run starts an SRResNet ×4 (16 blocks, 64 channels) or, with `--arch rrdbnet`, an ESRGAN RRDBNet ×4
 (23 blocks, 64 channels, random weights) upscale in a worker thread, cancels it after a
 random delay within its run time, and times the moment of cancel to the moment the job has raised
 `Cancelled`. The goal is under 1 s. The first row, the uncancelled run, is what a job that never checked
 would keep you waiting at worst (with `--tile none` it is also the wait if checks were between tiles only).
+On OpenVINO (`--backend openvino`) a running tile is an asynchronous request that cancel interrupts.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--tile", default="none", help="tile size, or none for one whole-image tile")
     parser.add_argument("--arch", choices=sorted(ARCHITECTURES), default="srresnet")
+    parser.add_argument("--backend", choices=("torch", "openvino", "auto"), default="torch")
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
     args = parser.parse_args()
 
     torch.manual_seed(0)
@@ -61,7 +64,15 @@ def main() -> None:
 
         def run(cancel: CancelToken | None) -> float:
             start = time.perf_counter()
-            upscale(picture, model, device=args.device, precision="fp32", tile=args.tile, cancel=cancel)
+            upscale(
+                picture,
+                model,
+                device=args.device,
+                precision=args.precision,
+                tile=args.tile,
+                cancel=cancel,
+                backend=args.backend,
+            )
             return time.perf_counter() - start
 
         def uncancelled() -> float:
@@ -94,7 +105,10 @@ def main() -> None:
             latencies.append(stopped["at"] - cancelled_at)
 
     threads = torch.get_num_threads()
-    print(f"{args.arch} on {args.device}, {args.size}² input ×4 fp32, tile {args.tile}, {threads} threads")
+    print(
+        f"{args.arch} on {args.device} ({args.backend}), {args.size}² input ×4 {args.precision}, "
+        f"tile {args.tile}, {threads} threads"
+    )
     print(f"{'the whole upscale, not cancelled':<62} {tile_seconds:8.3f} s")
     print(f"{'cancel → stopped, median of ' + str(args.repeats):<62} {statistics.median(latencies):8.3f} s")
     print(f"{'cancel → stopped, worst':<62} {max(latencies):8.3f} s")

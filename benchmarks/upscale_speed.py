@@ -5,18 +5,26 @@ memory on CUDA) is its own; the same parent run measures the baseline, so the ra
 
     python benchmarks/upscale_speed.py                      # CPU, 256² and 512² inputs, ×4
     python benchmarks/upscale_speed.py --device cuda --sizes 512 1024
+    python benchmarks/upscale_speed.py --sizes 512 --photo  # and a 12-MP photo (4000×3000; slow)
 
 Configurations:
-  naive-fp32   the whole image in one pass, BN unfolded, contiguous layout, torch.no_grad (what a script does)
-  engine-fp32  the engine with precision fp32: BN folded, channels-last, inference_mode, auto tiles
-  engine-bf16  the engine forced to bf16 (on a CPU without native bf16 this shows why auto avoids it)
-  engine-auto  the engine's default policy (bf16 on a CPU with native bf16, fp16 on CUDA)
+  naive-fp32     the whole image in one pass, BN unfolded, contiguous, torch.no_grad (what a script does)
+  engine-fp32    the engine on torch with precision fp32: BN folded, channels-last, inference_mode, auto tiles
+  engine-bf16    the engine on torch forced to bf16 (without native bf16 on the CPU: why auto avoids it)
+  engine-auto    the engine on torch with its precision policy (bf16 on a CPU with native bf16, fp16 on CUDA)
+  openvino-fp32  the engine with the OpenVINO forward pass (CPU only), f32
+  openvino-bf16  the same with OpenVINO's bf16 inference-precision hint
+  auto           the default: backend and precision auto (OpenVINO where installed, on the CPU)
 The network is SRResNet ×4, 16 blocks, 64 channels, seeded random weights: speed does not depend on them.
+"setup s" is converting the network for OpenVINO (once per model and process); "first s" is the warm-up
+run, which for OpenVINO includes compiling each tile shape. The naive baseline is left out of the 12-MP
+photo: one pass over it would need about 50 GB of activations.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import subprocess
@@ -25,11 +33,31 @@ import tempfile
 import time
 from pathlib import Path
 
-CONFIGS = ("naive-fp32", "engine-fp32", "engine-bf16", "engine-auto")
+CONFIGS = (
+    "naive-fp32",
+    "engine-fp32",
+    "engine-bf16",
+    "engine-auto",
+    "openvino-fp32",
+    "openvino-bf16",
+    "auto",
+)
+PHOTO = (3000, 4000)  # a 12-MP photo, height × width
+# (backend, precision) of each engine configuration
+ENGINE = {
+    "engine-fp32": ("torch", "fp32"),
+    "engine-bf16": ("torch", "bf16"),
+    "engine-auto": ("torch", "auto"),
+    "openvino-fp32": ("openvino", "fp32"),
+    "openvino-bf16": ("openvino", "bf16"),
+    "auto": ("auto", "auto"),
+}
 
 
 def measure(config: str, size: int, device: str, repeats: int) -> dict:
-    """Run one configuration `repeats` times (after a warm-up) in this process and report its figures."""
+    """Run one configuration `repeats` times (after a warm-up) in this process and report its figures.
+
+    `size` 0 stands for the 12-MP photo."""
     import resource
 
     import numpy as np
@@ -43,7 +71,8 @@ def measure(config: str, size: int, device: str, repeats: int) -> dict:
 
     torch.manual_seed(0)
     network = SRResNet(scale=4, blocks=16, channels=64, norm="batch").eval()
-    pixels = np.random.default_rng(0).integers(0, 256, (size, size, 3), dtype=np.uint8)
+    height, width = PHOTO if size == 0 else (size, size)
+    pixels = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
     torch_device = engine.resolve_device(device)
 
     with tempfile.TemporaryDirectory() as folder:
@@ -59,36 +88,50 @@ def measure(config: str, size: int, device: str, repeats: int) -> dict:
             net(x).clamp(0, 1).mul(255).round().byte().cpu()
         return "fp32"
 
-    def engine_run(precision: str) -> str:
-        return upscale(Picture(pixels=pixels), model, device=device, precision=precision).precision
+    used = {}
 
-    run = {
-        "naive-fp32": naive,
-        "engine-fp32": lambda: engine_run("fp32"),
-        "engine-bf16": lambda: engine_run("bf16"),
-        "engine-auto": lambda: engine_run("auto"),
-    }
+    def engine_run() -> str:
+        backend, precision = ENGINE[config]
+        result = upscale(Picture(pixels=pixels), model, device=device, precision=precision, backend=backend)
+        used.update(backend=result.backend, notes=result.notes)
+        return result.precision
+
+    setup = 0.0
+    if config.startswith("openvino") or (config == "auto" and torch_device.type == "cpu"):
+        from sr_studio.core import openvino_backend
+
+        start = time.perf_counter()
+        with contextlib.suppress(openvino_backend.Unavailable):  # then it runs on torch, with a note
+            openvino_backend.convert(model.network, model.architecture.alignment(model.card.arguments))
+        setup = time.perf_counter() - start
+    run = naive if config == "naive-fp32" else engine_run
     timings = []
     for index in range(repeats + 1):
         if torch_device.type == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()
-        precision = run[config]()
+        precision = run()
         if torch_device.type == "cuda":
             torch.cuda.synchronize()
-        if index:  # the first run warms up kernels and allocators
+        if index:  # the first run warms up kernels and allocators (and compiles OpenVINO's tile shapes)
             timings.append(time.perf_counter() - start)
+        else:
+            first = time.perf_counter() - start
     if torch_device.type == "cuda":
         peak_mb = torch.cuda.max_memory_allocated() / 2**20
     else:
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    median = statistics.median(timings)
+    median = statistics.median(timings or [first])  # --repeats 0: the one cold run is the figure
     return {
         "config": config,
+        "backend": used.get("backend", "torch"),
+        "notes": list(used.get("notes", ())),
         "precision": precision,
         "size": size,
+        "setup_s": setup,
+        "first_s": first,
         "median_s": median,
-        "out_mps": (size * 4) ** 2 / 1e6 / median,
+        "out_mps": height * width * 16 / 1e6 / median,
         "peak_mb": peak_mb,
         "threads": torch.get_num_threads(),
     }
@@ -118,8 +161,16 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--sizes", type=int, nargs="*", default=[256, 512], help="square inputs (none: --photo only)"
+    )
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs after a warm-up (0: one cold run)")
+    parser.add_argument(
+        "--baseline-repeats", type=int, help="timed runs of naive-fp32 (default: --repeats; it is slow)"
+    )
+    parser.add_argument(
+        "--photo", action="store_true", help="also a 12-MP photo (4000×3000), without the naive baseline"
+    )
     parser.add_argument(
         "--configs", nargs="+", choices=CONFIGS, default=list(CONFIGS), help="first is the baseline"
     )
@@ -139,17 +190,29 @@ def main() -> None:
         print(
             f"peak memory is RSS above an idle process that imported torch and built the net ({idle:.0f} MB)"
         )
-    header = ("input", "config", "precision", "median s", "out MP/s", "× first", "peak MB")
-    print("{:>7} {:<12} {:<9} {:>9} {:>9} {:>8} {:>8}".format(*header))
-    for size in args.sizes:
+    header = ("input", "config", "backend", "precision", "setup s", "first s", "median s", "out MP/s")
+    print(
+        "{:>9} {:<14} {:<9} {:<9} {:>7} {:>8} {:>9} {:>9} {:>8} {:>8}".format(*header, "× first", "peak MB")
+    )
+    for size in [*args.sizes, *([0] if args.photo else [])]:
         baseline = None
         for config in args.configs:
-            r = child(["--child", config, str(size), "--device", args.device, "--repeats", str(args.repeats)])
-            baseline = baseline or r["out_mps"]
-            print(
-                f"{size:>5}² {config:<12} {r['precision']:<9} {r['median_s']:>9.2f} {r['out_mps']:>9.3f} "
-                f"{r['out_mps'] / baseline:>8.2f} {r['peak_mb'] - idle:>8.0f}"
+            if size == 0 and config == "naive-fp32":
+                continue
+            repeats = (
+                args.baseline_repeats if config == "naive-fp32" and args.baseline_repeats else args.repeats
             )
+            r = child(["--child", config, str(size), "--device", args.device, "--repeats", str(repeats)])
+            baseline = baseline or r["out_mps"]
+            label = "12 MP" if size == 0 else f"{size}²"
+            print(
+                f"{label:>9} {config:<14} {r['backend']:<9} {r['precision']:<9} {r['setup_s']:>7.2f} "
+                f"{r['first_s']:>8.2f} {r['median_s']:>9.2f} {r['out_mps']:>9.3f} "
+                f"{r['out_mps'] / baseline:>8.2f} {r['peak_mb'] - idle:>8.0f}",
+                flush=True,
+            )
+            for note in r["notes"]:
+                print(f"{'':>9} note: {note}", flush=True)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sr_studio import __version__
+from sr_studio.core.backends import BACKENDS
 from sr_studio.core.errors import Cancelled, ModelError, SRStudioError, UsageError
 from sr_studio.core.logs import send_warnings_to_log
 
@@ -54,8 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--model", help="model name (default: the preferred upscaler, srresnet-x4)")
     up.add_argument("--scale", type=int, choices=(2, 3, 4), help="pick the default model of this scale")
     up.add_argument("--name", default="{stem}_x{scale}", help="output name pattern: {stem} {scale} {model}")
-    up.add_argument("--format", help="output format: png, jpg, webp, tif (default: the input's)")
-    up.add_argument("--quality", type=int, help="JPEG/WebP quality 1-100")
+    up.add_argument(
+        "--format", help="output format: png, jpg, webp, avif, tif, bmp, tga, qoi, gif (default: the input's)"
+    )
+    up.add_argument("--quality", type=int, help="JPEG/WebP/AVIF quality 1-100")
+    up.add_argument("--compression", choices=("deflate", "lzw", "none"), help="TIFF compression (deflate)")
+    up.add_argument(
+        "--first-frame", action="store_true", help="animations: upscale only the first frame, as a still"
+    )
     up.add_argument("--recursive", action="store_true", help="include sub-folders, mirroring the tree")
     up.add_argument(
         "--overwrite", action="store_true", help="replace existing outputs instead of skipping them"
@@ -63,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     up.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"))
     up.add_argument("--tile", default="auto", help="tile size in input pixels, auto, or none")
+    up.add_argument(
+        "--backend",
+        default="auto",
+        choices=BACKENDS,
+        help="forward pass on the CPU: openvino (where installed and the model converts), or torch",
+    )
     up.add_argument(
         "--ensemble",
         action="store_true",
@@ -189,7 +202,12 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         inputs=tuple(args.inputs),
         output=args.output,
         options=OutputOptions(
-            pattern=args.name, format=args.format, quality=args.quality, overwrite=args.overwrite
+            pattern=args.name,
+            format=args.format,
+            quality=args.quality,
+            overwrite=args.overwrite,
+            compression=args.compression,
+            first_frame=args.first_frame,
         ),
         model=entry,
         device=args.device,
@@ -198,6 +216,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         tile=args.tile,
         ensemble=args.ensemble,
         max_pixels=int(args.max_pixels * 1_000_000),
+        backend=args.backend,
     )
     _warn_about_large_outputs(request)
     bar = _ProgressBar(enabled=not args.json)

@@ -115,7 +115,7 @@ def test_existing_outputs_are_kept_unless_overwrite(library, photo, capsys):
 
 @pytest.mark.parametrize(
     "extra",
-    [["--name", "{nope}"], ["--quality", "0"], ["--tile", "huge"], ["--format", "bmp"], ["--scale", "3"]],
+    [["--name", "{nope}"], ["--quality", "0"], ["--tile", "huge"], ["--format", "psd"], ["--scale", "3"]],
 )
 def test_usage_errors_exit_2(library, photo, capsys, extra):
     code, _, err = cli(capsys, "upscale", photo, "--model", "smooth-x2", *extra)

@@ -226,11 +226,19 @@ def test_float_grey_in_a_wider_range_is_clipped() -> None:
     assert CLIPPED_NOTE in picture.notes
 
 
-def test_16bit_colour_is_read_at_8_bits_with_a_note(tmp_path: Path) -> None:
+def test_16bit_colour_is_read_at_16_bits(tmp_path: Path) -> None:
     png_16bit_rgb(tmp_path / "a.png", value=1000)
     picture = load_image(tmp_path / "a.png")
-    assert picture.pixels.dtype == np.uint8 and picture.channels == 3
-    assert int(picture.pixels[0, 0, 0]) == 1000 >> 8
+    assert picture.pixels.dtype == np.uint16 and picture.channels == 3
+    assert int(picture.pixels[0, 0, 0]) == 1000
+    assert picture.notes == ()
+
+
+def test_16bit_colour_pasted_without_its_file_is_8_bits_with_a_note(tmp_path: Path) -> None:
+    png_16bit_rgb(tmp_path / "a.png", value=1000)
+    with Image.open(tmp_path / "a.png") as image:
+        picture = picture_from_pil(image)  # no source: nothing to read the 16 bits again from
+    assert picture.pixels.dtype == np.uint8 and int(picture.pixels[0, 0, 0]) == 1000 >> 8
     assert DEEP_COLOUR_NOTE in picture.notes
 
 
@@ -438,14 +446,23 @@ def test_jpeg_of_16bit_grey_with_alpha_is_8bit_grey(tmp_path: Path) -> None:
     assert abs(int(np.array(image)[4, 4]) - 127) <= 2
 
 
-def test_16bit_colour_and_grey_alpha_are_written_at_8_bits(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["a.png", "a.tif"])
+def test_16bit_colour_and_grey_alpha_stay_16_bits_in_png_and_tiff(tmp_path: Path, name: str) -> None:
+    for channels in (2, 3, 4):
+        pixels = noise((3, 5, channels), np.uint16, seed=channels)
+        target = tmp_path / f"{channels}{name}"
+        save_image(Picture(pixels), target)
+        back = load_image(target)
+        assert back.pixels.dtype == np.uint16 and back.notes == ()
+        if name.endswith(".tif") and channels == 2:  # written as RGBA: Pillow cannot open 16-bit LA TIFF
+            pixels = np.concatenate([pixels[..., :1]] * 3 + [pixels[..., 1:]], axis=2)
+        np.testing.assert_array_equal(back.pixels, pixels)
+
+
+def test_16bit_colour_is_written_at_8_bits_where_the_format_has_no_more(tmp_path: Path) -> None:
     rgb = Picture(np.full((2, 2, 3), 257 * 100, dtype=np.uint16))
-    save_image(rgb, tmp_path / "rgb.png")
-    np.testing.assert_array_equal(load_image(tmp_path / "rgb.png").pixels, np.full((2, 2, 3), 100))
-    grey_alpha = Picture(np.full((2, 2, 2), 65535, dtype=np.uint16))
-    save_image(grey_alpha, tmp_path / "la.tif")
-    assert Image.open(tmp_path / "la.tif").mode == "LA"
-    np.testing.assert_array_equal(load_image(tmp_path / "la.tif").pixels, np.full((2, 2, 2), 255))
+    save_image(rgb, tmp_path / "rgb.webp", quality=100)
+    np.testing.assert_array_equal(load_image(tmp_path / "rgb.webp").pixels, np.full((2, 2, 3), 100))
 
 
 def test_webp_quality_100_is_lossless_and_grey_becomes_rgb(tmp_path: Path) -> None:
@@ -478,10 +495,10 @@ def test_explicit_format_wins_over_the_extension(tmp_path: Path) -> None:
 
 def test_formats_from_extensions(tmp_path: Path) -> None:
     assert format_for_path("x.JPG") == "JPEG" and format_for_path(Path("y.tiff")) == "TIFF"
-    assert set(SAVE_FORMATS.values()) == {"PNG", "JPEG", "WEBP", "TIFF"}
-    with pytest.raises(ImageError, match=r"\.png, \.jpg") as error:
-        save_image(Picture(noise((2, 2, 3))), tmp_path / "a.bmp")
-    assert_one_line_naming(error, tmp_path / "a.bmp")
+    assert set(SAVE_FORMATS.values()) == {"PNG", "JPEG", "WEBP", "AVIF", "TIFF", "BMP", "TGA", "QOI", "GIF"}
+    with pytest.raises(ImageError, match=r"\.png, .*\.jpg") as error:
+        save_image(Picture(noise((2, 2, 3))), tmp_path / "a.psd")
+    assert_one_line_naming(error, tmp_path / "a.psd")
     assert files_in(tmp_path) == set()
 
 

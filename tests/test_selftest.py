@@ -56,6 +56,9 @@ def test_a_tampered_reference_fails_upscale(tmp_path: Path, monkeypatch: pytest.
         pixels = np.asarray(reference).copy()
     pixels[::2] = 255 - pixels[::2]
     Image.fromarray(pixels).save(copy / selftest.REFERENCE)
+    card = json.loads((copy / selftest.REFERENCE_CARD).read_text(encoding="utf-8"))
+    card["sha256"] = ModelLibrary(user_dir=tmp_path / "none").find(card["model"]).card.sha256
+    (copy / selftest.REFERENCE_CARD).write_text(json.dumps(card), encoding="utf-8")  # only the pixels lie
     monkeypatch.setattr(selftest, "selftest_files", lambda: copy)
     monkeypatch.setattr(selftest, "CHECKS", (("upscale", selftest.check_upscale),))
     out = io.StringIO()

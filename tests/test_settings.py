@@ -22,6 +22,7 @@ CHANGED = {
     "device": "cuda:1",
     "upscale_tile": "128",
     "upscale_ensemble": True,
+    "upscale_backend": "openvino",
     "large_job_mp": 400.0,
     "smooth_before": False,
     "view_mode": "side_by_side",

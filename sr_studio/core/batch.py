@@ -21,38 +21,21 @@ from PIL import ExifTags, Image
 
 from sr_studio.core.atomic import remove_stale_temps
 from sr_studio.core.errors import Cancelled, SRStudioError, UsageError
-from sr_studio.core.images import (
-    DEFAULT_MAX_PIXELS,
-    MADE_BY,
+from sr_studio.core.formats import (
+    ANIMATED_FORMATS,
     SAVE_FORMATS,
-    Picture,
-    load_image,
-    made_by,
-    save_image,
+    TIFF_COMPRESSIONS,
+    is_readable,
+    output_extension,
+    writable_extensions,
 )
+from sr_studio.core.images import DEFAULT_MAX_PIXELS, MADE_BY, load_image, made_by, save_image
 from sr_studio.core.jobs import CancelToken, Progress, check_cancel
+from sr_studio.core.metadata import Metadata
 
 if TYPE_CHECKING:
     from sr_studio.core.library import LoadedModel, ModelEntry, ModelLibrary
 
-# Extensions a folder scan picks up: what Pillow commonly reads, not only what we can write.
-IMAGE_EXTENSIONS = frozenset(
-    {
-        ".png",
-        ".jpg",
-        ".jpeg",
-        ".webp",
-        ".tif",
-        ".tiff",
-        ".bmp",
-        ".gif",
-        ".tga",
-        ".ppm",
-        ".pgm",
-        ".pbm",
-        ".jp2",
-    }
-)
 DEFAULT_PATTERN = "{stem}_x{scale}"
 PATTERN_FIELDS = frozenset({"stem", "scale", "model"})
 
@@ -73,6 +56,8 @@ class OutputOptions:
     format: str | None = None  # an extension such as "png"; None keeps the input's format when writable
     quality: int | None = None
     overwrite: bool = False
+    compression: str | None = None  # TIFF: "deflate" (None), "lzw" or "none"
+    first_frame: bool = False  # animations: only the first frame, as a still picture
 
 
 @dataclass(frozen=True)
@@ -89,13 +74,14 @@ class BatchRequest:
     tile: int | str | None = "auto"
     max_pixels: int = DEFAULT_MAX_PIXELS
     ensemble: bool = False  # "max quality": 8 flips and rotations per tile, about 8× the time
+    backend: str = "auto"  # the forward pass's runtime: auto, torch or openvino (core/backends)
 
     def output_folder(self) -> Path:
         """Where the results land (to show the user): `output`, else `plan_batch`'s default rule."""
         if self.output is not None:
             return self.output
         if len(self.inputs) == 1 and self.inputs[0].is_dir():
-            return default_output_dir(self.inputs[0], self.model.card.scale)
+            return default_output_dir(self.inputs[0], model_scale(self.model))
         return Path(os.path.commonpath([path.parent for path in self.inputs]))  # beside each file
 
 
@@ -140,11 +126,7 @@ def collect_inputs(
         if path.is_dir():
             found = path.rglob("*") if recursive else path.iterdir()
             for file in sorted(found):
-                if (
-                    file.suffix.lower() not in IMAGE_EXTENSIONS
-                    or not file.is_file()
-                    or file.name.startswith(".")
-                ):
+                if not is_readable(file) or not file.is_file() or file.name.startswith("."):
                     continue
                 if excluded is not None and file.resolve().is_relative_to(excluded):
                     continue
@@ -156,22 +138,42 @@ def collect_inputs(
     return items, missing
 
 
+def model_scale(model: ModelEntry | LoadedModel) -> int:
+    """The upscaler's scale; a model without one (a sampler) cannot run a batch."""
+    if model.card.scale is None:
+        raise SRStudioError(f"model {model.card.name!r} is not an upscaler")
+    return model.card.scale
+
+
 def default_output_dir(folder: Path, scale: int) -> Path:
     """Where a folder's results go when no output is given: a sibling named like them (``scans_x4``)."""
     return folder.parent / f"{folder.name}_x{scale}"
 
 
 def output_format(source: Path, options: OutputOptions) -> str:
-    """The output extension: the one asked for, else the input's when we can write it, else PNG."""
+    """The output extension: the one asked for, else the input's when it can be kept, else PNG."""
     if options.format:
         extension = options.format.lower().lstrip(".")
-        if extension not in SAVE_FORMATS:
-            raise UsageError(
-                f"unknown output format {options.format!r} (choose from {', '.join(SAVE_FORMATS)})"
-            )
+        if extension not in writable_extensions():
+            choices = ", ".join(writable_extensions())
+            raise UsageError(f"unknown output format {options.format!r} (choose from {choices})")
         return extension
-    extension = source.suffix.lower().lstrip(".")
-    return extension if extension in SAVE_FORMATS else "png"
+    return output_extension(source, first_frame=options.first_frame)[0]
+
+
+def output_note(source: Path, options: OutputOptions) -> str | None:
+    """Why `source`'s own format is not kept (None when it is, or when a format was asked for)."""
+    return None if options.format else output_extension(source, first_frame=options.first_frame)[1]
+
+
+def validate_options(options: OutputOptions) -> OutputOptions:
+    """Refuse an unknown format or TIFF compression before any work starts."""
+    if options.format:
+        output_format(Path("x.png"), options)
+    if options.compression is not None and options.compression not in TIFF_COMPRESSIONS:
+        choices = ", ".join(TIFF_COMPRESSIONS)
+        raise UsageError(f"unknown TIFF compression {options.compression!r} (choose from {choices})")
+    return options
 
 
 def output_path(item: BatchItem, out_dir: Path, options: OutputOptions, *, scale: int, model: str) -> Path:
@@ -196,6 +198,7 @@ def plan_batch(
     results go to a sibling folder named like the outputs (``scans`` → ``scans_x4``).
     """
     validate_pattern(options.pattern)
+    validate_options(options)
     single_file = len(inputs) == 1 and inputs[0].is_file()
     if (
         single_file
@@ -262,12 +265,12 @@ def batch_job(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     ensemble: bool = False,
     cancel: CancelToken | None = None,
+    backend: str = "auto",
 ) -> Generator[Progress, None, BatchReport]:
     """Upscale each (input, output path) pair, skipping finished outputs and recording failures.
 
     Progress events count files; `info` carries the current file and how far through it the job is.
     """
-    from sr_studio.core.upscale import upscale_job
 
     report = BatchReport()
     started = time.perf_counter()
@@ -292,29 +295,18 @@ def batch_job(
                 yield event(index + 1, {**info, "status": "failed", "error": problem, "file_fraction": 1.0})
             continue
         yield event(index, info)
+        run = dict(
+            device=device, precision=precision, tile=tile, ensemble=ensemble, cancel=cancel, backend=backend
+        )
         try:
-            picture = load_image(item.source, max_pixels=max_pixels)
-            job = upscale_job(
-                picture,
-                model,
-                device=device,
-                precision=precision,
-                tile=tile,
-                ensemble=ensemble,
-                cancel=cancel,
-            )
+            work = _upscale_file(item.source, target, model, options, run, max_pixels)
             while True:
                 try:
-                    tiles = next(job)
+                    fraction, part = next(work)
                 except StopIteration as stop:
-                    result = stop.value
+                    settings, notes = stop.value
                     break
-                yield event(
-                    index + tiles.fraction, {**info, "file_fraction": tiles.fraction, "part": tiles.stage}
-                )
-            target.parent.mkdir(parents=True, exist_ok=True)
-            picture_out = _stamped(result.picture, model.card.name)
-            save_image(picture_out, target, quality=options.quality, overwrite=options.overwrite)
+                yield event(index + fraction, {**info, "file_fraction": fraction, "part": part})
         except Cancelled:
             raise
         except Exception as error:  # whatever one file raises is that file's failure; the batch goes on
@@ -322,17 +314,68 @@ def batch_job(
             report.failed.append((item.source, problem))
             yield event(index + 1, {**info, "status": "failed", "error": problem, "file_fraction": 1.0})
             continue
-        report.settings = {
-            "device": result.device,
-            "precision": result.precision,
-            "tile": result.tile,
-            "ensemble": result.ensemble,
-        }
+        report.settings = {**settings, "ensemble": ensemble}
         report.written.append(target)
-        report.notes.extend((item.source, note) for note in picture.notes)
+        report.notes.extend((item.source, note) for note in notes)
         yield event(index + 1, {**info, "status": "written", "file_fraction": 1.0})
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _upscale_file(
+    source: Path,
+    target: Path,
+    model: LoadedModel,
+    options: OutputOptions,
+    run: dict,
+    max_pixels: int,
+) -> Generator[tuple[float, str], None, tuple[dict[str, object], list[str]]]:
+    """Read, upscale and write one file, yielding (fraction of the file, part); returns the device,
+    precision and tile used and the file's notes. An animation goes frame by frame when its output can
+    animate and not only its first frame is wanted."""
+    from sr_studio.core.animation import load_animation, save_animation, upscale_animation_job
+    from sr_studio.core.formats import format_for_path
+    from sr_studio.core.upscale import upscale_job
+
+    animated = not options.first_frame and format_for_path(target) in ANIMATED_FORMATS
+    animation = load_animation(source, max_pixels=max_pixels) if animated else None
+    note = output_note(source, options)
+    if animation is not None:
+        job = upscale_animation_job(animation, model, **run)
+        while True:
+            try:
+                frames = next(job)
+            except StopIteration as stop:
+                result, settings = stop.value
+                break
+            yield (frames.done + frames.info["frame_fraction"]) / frames.total, "frames"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        result = replace(result, metadata=_stamped_metadata(result.metadata, model.card.name))
+        save_animation(result, target, quality=options.quality, overwrite=options.overwrite)
+        return settings, [*animation.notes, *([note] if note else [])]
+    picture = load_image(source, max_pixels=max_pixels)
+    tiles_job = upscale_job(picture, model, **run)
+    while True:
+        try:
+            tiles = next(tiles_job)
+        except StopIteration as stop:
+            upscaled = stop.value
+            break
+        yield tiles.fraction, tiles.stage
+    target.parent.mkdir(parents=True, exist_ok=True)
+    picture_out = replace(
+        upscaled.picture, metadata=_stamped_metadata(upscaled.picture.metadata, model.card.name)
+    )
+    save_image(
+        picture_out,
+        target,
+        quality=options.quality,
+        compression=options.compression,
+        overwrite=options.overwrite,
+    )
+    settings = {"device": upscaled.device, "precision": upscaled.precision, "tile": upscaled.tile}
+    settings["backend"] = upscaled.backend
+    return settings, [*picture.notes, *upscaled.notes, *([note] if note else [])]
 
 
 def _made_by_another(target: Path, model: str) -> str | None:
@@ -344,17 +387,17 @@ def _made_by_another(target: Path, model: str) -> str | None:
     return f"{target.name} was made by {maker}, not {model}: use --overwrite or another --name"
 
 
-def _stamped(picture: Picture, model: str) -> Picture:
-    """`picture` with its EXIF Software tag naming `model` (all four save formats carry EXIF)."""
+def _stamped_metadata(metadata: Metadata, model: str) -> Metadata:
+    """`metadata` with its EXIF Software tag naming `model` (every save format but GIF carries EXIF)."""
     exif = Image.Exif()
     try:
-        if picture.metadata.exif:
-            exif.load(picture.metadata.exif)
+        if metadata.exif:
+            exif.load(metadata.exif)
         exif[ExifTags.Base.Software] = MADE_BY + model
         data = exif.tobytes()
     except Exception:  # EXIF that does not survive a second round trip: the output goes unstamped
-        return picture
-    return replace(picture, metadata=replace(picture.metadata, exif=data))
+        return metadata
+    return replace(metadata, exif=data)
 
 
 def batch_request_job(
@@ -369,7 +412,7 @@ def batch_request_job(
         request.inputs,
         request.output,
         request.options,
-        scale=request.model.card.scale,
+        scale=model_scale(request.model),
         model=request.model.name,
         recursive=request.recursive,
     )
@@ -386,6 +429,7 @@ def batch_request_job(
         max_pixels=request.max_pixels,
         ensemble=request.ensemble,
         cancel=cancel,
+        backend=request.backend,
     )
     report.failed[:0] = failures
     return report

@@ -13,6 +13,7 @@ import os
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from functools import cache
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -46,6 +47,20 @@ class Tile:
     @property
     def padded_area(self) -> int:
         return (self.py1 - self.py0) * (self.px1 - self.px0)
+
+
+class ForwardPass(Protocol):
+    """A forward pass that is not an `nn.Module` (another runtime, see `backends`): tiles reach it as
+    `input_dtype` tensors on the CPU, and it checks the engine's cancel token inside `cancellable`."""
+
+    input_dtype: torch.dtype
+
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor: ...
+
+    def cancellable(self, cancel: CancelToken | None) -> contextlib.AbstractContextManager[None]: ...
+
+
+Network = nn.Module | ForwardPass  # what the engine runs tiles through
 
 
 def available_devices() -> list[str]:
@@ -153,20 +168,22 @@ def _aligned(size: int, alignment: int) -> int:
 
 
 def is_out_of_memory(error: BaseException) -> bool:
-    """True for the allocation failures of every backend (CUDA, MPS, the CPU allocator)."""
+    """True for the allocation failures of every backend (CUDA, MPS, the CPU allocator, OpenVINO's)."""
     oom_type = getattr(torch, "OutOfMemoryError", None) or torch.cuda.OutOfMemoryError
     if isinstance(error, oom_type):
         return True
     message = str(error).lower()
     return isinstance(error, RuntimeError) and any(
-        phrase in message for phrase in ("out of memory", "can't allocate memory", "not enough memory")
+        phrase in message
+        for phrase in ("out of memory", "can't allocate memory", "not enough memory", "failed to allocate")
     )
 
 
 def prepare_network(network: nn.Module, device: torch.device, precision: str) -> nn.Module:
     """A copy of `network` on `device` in `precision` and channels-last layout, ready for inference."""
     prepared = copy.deepcopy(network).eval().requires_grad_(False)
-    return prepared.to(device=device, dtype=DTYPES[precision], memory_format=torch.channels_last)
+    # torch's type stubs lack Module.to(memory_format=...), which it has had since 1.5
+    return prepared.to(device=device, dtype=DTYPES[precision], memory_format=torch.channels_last)  # type: ignore[call-overload]
 
 
 def cancel_modules(network: nn.Module, points: tuple[str, ...]) -> list[nn.Module]:
@@ -226,7 +243,7 @@ def to_pixels(values: torch.Tensor, dtype: np.dtype) -> np.ndarray:
     return values.permute(1, 2, 0).cpu().numpy().astype(dtype, copy=False)
 
 
-def self_ensemble(network: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+def self_ensemble(network: Network, batch: torch.Tensor) -> torch.Tensor:
     """The mean of the network's outputs over the 8 flips and rotations of `batch`, each undone (Lim et al.
     2017, EDSR+): about 8× the work for a cleaner, slightly more faithful result. Exact per tile, so tiled
     output still equals whole-image output."""
@@ -239,11 +256,22 @@ def self_ensemble(network: nn.Module, batch: torch.Tensor) -> torch.Tensor:
             result = result.flip(3) if mirrored else result
             result = torch.rot90(result, -turns, dims=(2, 3))
             total = result if total is None else total.add_(result)
+    assert total is not None  # the loops above ran eight times
     return total / 8
 
 
+def _cancel_scope(
+    network: Network, cancel: CancelToken | None, points: tuple[str, ...]
+) -> contextlib.AbstractContextManager[None]:
+    """Where the forward pass checks `cancel`: before the named layers of a torch network, or however
+    another runtime can (OpenVINO: by cancelling its running request)."""
+    if isinstance(network, nn.Module):
+        return cancel_between_layers(network, cancel, points)
+    return network.cancellable(cancel)
+
+
 def _run_tile(
-    network: nn.Module, source: torch.Tensor, t: Tile, scale: int, out: np.ndarray, ensemble: bool
+    network: Network, source: torch.Tensor, t: Tile, scale: int, out: np.ndarray, ensemble: bool
 ) -> np.ndarray:
     """The tile's padded region through the network; its core back as pixels ready for `out`."""
     batch = source[..., t.py0 : t.py1, t.px0 : t.px1].contiguous(memory_format=torch.channels_last)
@@ -258,7 +286,7 @@ def _run_tile(
 
 
 def run_tiled(
-    network: nn.Module,
+    network: Network,
     image: np.ndarray,
     out: np.ndarray,
     *,
@@ -277,7 +305,8 @@ def run_tiled(
 
     Returns the tile size finally used. `out` may be a view into a larger array (the colour or alpha
     channels of a picture) of float or integer type; integer targets are quantised as tiles arrive.
-    `network` must already be prepared for `device` and `precision`; `ensemble` averages each tile over
+    `network` must already be prepared for `device` and `precision` (or be another runtime's
+    `ForwardPass`, fed tiles of its `input_dtype`); `ensemble` averages each tile over
     its 8 flips and rotations (`self_ensemble`). `cancel_points` name where a tile checks `cancel`; tile
     and pad are rounded up to multiples of `alignment`, so that a network that pixel-unshuffles its input
     sees every tile on the whole image's pixel grid. On an out-of-memory error the tile
@@ -285,7 +314,8 @@ def run_tiled(
     """
     height, width = image.shape[:2]
     pad = _aligned(pad, alignment)
-    source = torch.from_numpy(image).permute(2, 0, 1)[None].to(device=device, dtype=DTYPES[precision])
+    dtype = DTYPES[precision] if isinstance(network, nn.Module) else network.input_dtype
+    source = torch.from_numpy(image).permute(2, 0, 1)[None].to(device=device, dtype=dtype)
     finished = np.zeros((height, width), dtype=bool)
     while True:
         tile = None if tile is None else _aligned(tile, alignment)
@@ -296,7 +326,7 @@ def run_tiled(
         try:
             for done, t in enumerate(tiles, start=1):
                 check_cancel(cancel)
-                with cancel_between_layers(network, cancel, cancel_points):
+                with _cancel_scope(network, cancel, cancel_points):
                     out[t.y0 * scale : t.y1 * scale, t.x0 * scale : t.x1 * scale] = _run_tile(
                         network, source, t, scale, out, ensemble
                     )

@@ -34,8 +34,8 @@ class UsageError(SRStudioError):
     """A request that cannot be carried out as asked (unknown option value, impossible combination)."""
 
 
-def first_line(error: BaseException, limit: int = 200) -> str:
-    """The first line of an exception's message, short enough for a one-line error."""
+def first_line(error: BaseException | str, limit: int = 200) -> str:
+    """The first line of an exception's (or a warning's) message, short enough for a one-line error."""
     lines = str(error).strip().splitlines()
     text = lines[0] if lines else type(error).__name__
     return text if len(text) <= limit else text[: limit - 1] + "…"

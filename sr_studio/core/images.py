@@ -1,10 +1,9 @@
-"""Reading and writing pictures: every image file becomes a `Picture` of uint8 or uint16 pixels, and back.
+"""Reading pictures: every image file becomes a `Picture` of uint8 or uint16 pixels (saving: `saving`).
 
 Everything a user can get wrong (a missing, truncated, huge or unreadable file, an unknown extension, a file
 that is already there) becomes one `ImageError` naming the file. Colour profile, EXIF and DPI travel along.
-
-Known Pillow limits, stated once here: 16-bit-per-channel colour (and 16-bit grey+alpha) is decoded at 8 bits
-per channel, since Pillow has no 16-bit RGB or LA mode; only single-channel grey keeps 16 bits, in and out.
+16-bit-per-channel colour and grey+alpha PNG/TIFF keep their 16 bits through `deep_colour` (Pillow
+decodes them at 8 bits); animations are read frame by frame by `animation`, here only their first frame.
 """
 
 from __future__ import annotations
@@ -12,50 +11,54 @@ from __future__ import annotations
 import io
 import os
 import struct
-import sys
 import threading
 import warnings
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import ExifTags, Image, ImageCms, UnidentifiedImageError
+from PIL import Image, ImageCms, UnidentifiedImageError
 
-from sr_studio.core.atomic import atomic_write
+from sr_studio.core.deep_colour import DEEP_FORMATS, is_deep_colour, oriented, read_deep
 from sr_studio.core.errors import ImageError, first_line
+from sr_studio.core.formats import SAVE_FORMATS, format_for_path, readable_formats
 from sr_studio.core.metadata import (
     ORIENTATION,
     Metadata,
     copy_exif,
     dpi_of,
     exif_bytes,
-    metadata_options,
     orientation_of,
     profile_fits,
-    tiff_compression,
 )
+from sr_studio.core.picture import Picture
+from sr_studio.core.saving import MADE_BY, made_by, picture_to_pil, save_image
+
+__all__ = [
+    "ANIMATED_NOTE",
+    "CLIPPED_NOTE",
+    "DEEP_COLOUR_NOTE",
+    "DEFAULT_MAX_PIXELS",
+    "MADE_BY",
+    "SAVE_FORMATS",
+    "Metadata",
+    "Picture",
+    "format_for_path",
+    "load_image",
+    "made_by",
+    "picture_from_pil",
+    "picture_to_pil",
+    "save_image",
+]
 
 DEFAULT_MAX_PIXELS = 64_000_000
 
-SAVE_FORMATS: dict[str, str] = {
-    "png": "PNG",
-    "jpg": "JPEG",
-    "jpeg": "JPEG",
-    "webp": "WEBP",
-    "tif": "TIFF",
-    "tiff": "TIFF",
-}
-
 ANIMATED_NOTE = "animated: only the first frame is used"
-DEEP_COLOUR_NOTE = "16 bits per channel colour: read at 8 bits (only grey keeps 16 bits)"
+DEEP_COLOUR_NOTE = "16 bits per channel colour: read at 8 bits"
 CLIPPED_NOTE = "pixel values outside 0-65535 were clipped"
-MADE_BY = "SR Studio, model "  # a batch output's EXIF Software tag: this, then the name of its model
 
-# EPS is rendered by running Ghostscript on the file: not something to do with whatever lands in a drop zone.
-_UNSAFE_FORMATS = frozenset({"EPS"})
 # EXIF orientation → the transpose that makes the picture upright (as ImageOps.exif_transpose, which would
 # also re-serialise the EXIF and so fail on the broken tags that copy_exif drops).
 _TRANSPOSE = {
@@ -69,54 +72,8 @@ _TRANSPOSE = {
 }
 # Modes with a plain counterpart: 1-bit becomes 0/255 grey, premultiplied alpha is undone.
 _UNPACKED = {"1": "L", "La": "LA", "RGBa": "RGBA"}
-_MAX_SIDE = {"JPEG": 65_500, "WEBP": 16_383}
-_DEFAULT_QUALITY = {"JPEG": 95, "WEBP": 90}
 _CORRUPT = (OSError, SyntaxError, EOFError, ValueError, struct.error, zlib.error)
 _PILLOW_LIMIT_LOCK = threading.Lock()
-
-
-@dataclass
-class Picture:
-    """H×W×C pixels, uint8 or uint16; C is 1 grey, 2 grey+alpha, 3 RGB or 4 RGBA."""
-
-    pixels: np.ndarray
-    metadata: Metadata = field(default_factory=Metadata)
-    source: Path | None = None
-    format: str | None = None
-    notes: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        shape, dtype = self.pixels.shape, self.pixels.dtype
-        if len(shape) != 3 or shape[2] not in (1, 2, 3, 4) or dtype not in (np.uint8, np.uint16):
-            raise ValueError(f"pixels must be H×W×C (C 1-4) uint8 or uint16, not {shape} {dtype}")
-
-    @property
-    def width(self) -> int:
-        return self.pixels.shape[1]
-
-    @property
-    def height(self) -> int:
-        return self.pixels.shape[0]
-
-    @property
-    def channels(self) -> int:
-        return self.pixels.shape[2]
-
-    @property
-    def has_alpha(self) -> bool:
-        return self.channels in (2, 4)
-
-    @property
-    def is_grey(self) -> bool:
-        return self.channels in (1, 2)
-
-    @property
-    def bit_depth(self) -> int:
-        return 16 if self.pixels.dtype == np.uint16 else 8
-
-    @property
-    def megapixels(self) -> float:
-        return self.width * self.height / 1e6
 
 
 # ---------------------------------------------------------------------------------------------- loading
@@ -129,6 +86,16 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PI
     grey, grey+alpha, RGB or RGBA (see `picture_from_pil`).
     """
     path = Path(path)
+    with reading(path, max_pixels) as caught, Image.open(path, formats=list(readable_formats())) as image:
+        picture = picture_from_pil(image, source=path, max_pixels=max_pixels)
+    picture.notes += warning_notes(caught)
+    return picture
+
+
+@contextmanager
+def reading(path: Path, max_pixels: int) -> Iterator[list[warnings.WarningMessage]]:
+    """Open and decode `path` inside this: whatever goes wrong becomes one `ImageError` naming the file,
+    Pillow's own pixel limit is lifted to ours, and library warnings are caught (see `warning_notes`)."""
     if path.is_dir():
         raise ImageError("is a folder, not an image file", path)
     if not path.exists():
@@ -136,12 +103,9 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PI
     try:
         if path.stat().st_size == 0:
             raise ImageError("file is empty", path)
-        with _pillow_limit_at_least(max_pixels), warnings.catch_warnings(record=True) as caught:
+        with pillow_limit_at_least(max_pixels), warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            with Image.open(path, formats=_readable_formats()) as image:
-                picture = picture_from_pil(image, source=path, max_pixels=max_pixels)
-        picture.notes += _warning_notes(caught)
-        return picture
+            yield caught
     except ImageError:
         raise
     except FileNotFoundError:
@@ -167,7 +131,7 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PI
         raise ImageError(problem, path) from None
 
 
-def _warning_notes(caught: list[warnings.WarningMessage]) -> tuple[str, ...]:
+def warning_notes(caught: list[warnings.WarningMessage]) -> tuple[str, ...]:
     """Library warnings raised while reading, as the file's notes (never printed raw); our own pixel
     limit already decided about decompression bombs."""
     notes = dict.fromkeys(
@@ -194,11 +158,14 @@ def picture_from_pil(
     if pixel_count > max_pixels:
         raise ImageError(f"image is {_mp(pixel_count)}, over the {_mp(max_pixels)} limit", path)
     notes = []
-    if getattr(image, "is_animated", False):
+    animated = bool(getattr(image, "is_animated", False))
+    if animated:
         image.seek(0)
         if image.format != "MPO":  # a camera JPEG whose extra frames are previews, not an animation
             notes.append(ANIMATED_NOTE)
-    if image.mode in ("RGB", "RGBA", "LA") and any(";16" in str(tile[3]) for tile in image.tile):
+    deep = is_deep_colour(image)
+    if deep and (path is None or animated or source_format not in DEEP_FORMATS):
+        deep = False  # only a file's own pixels can be read again at 16 bits
         notes.append(DEEP_COLOUR_NOTE)
     try:
         image.load()
@@ -218,6 +185,10 @@ def picture_from_pil(
     pixels, clipped = _pixels(image, path)
     if clipped:
         notes.append(CLIPPED_NOTE)
+    if deep:
+        assert path is not None and source_format is not None
+        pixels, deep_notes = _deep_pixels(path, source_format, pixels, orientation)
+        notes += deep_notes
     # A CMYK profile no longer applies once the pixels are RGB.
     icc = image.info.get("icc_profile") if image.mode != "CMYK" else None
     metadata = Metadata(
@@ -228,13 +199,23 @@ def picture_from_pil(
     return Picture(pixels, metadata, path, source_format, tuple(notes))
 
 
-def _readable_formats() -> list[str]:
-    Image.init()
-    return [name for name in Image.OPEN if name not in _UNSAFE_FORMATS]
+def _deep_pixels(
+    path: Path, source_format: str, pixels: np.ndarray, orientation: int
+) -> tuple[np.ndarray, list[str]]:
+    """The file's 16-bit pixels, upright; the 8-bit `pixels` with a note when they cannot be read."""
+    try:
+        deep = oriented(read_deep(path, source_format), orientation)
+        if deep.shape[:2] != pixels.shape[:2]:
+            raise ValueError(f"{deep.shape[:2]} pixels, not {pixels.shape[:2]}")
+    except MemoryError:
+        raise ImageError("not enough memory to decode it", path) from None
+    except Exception as error:  # any decoder's failure costs the extra bits, never the picture
+        return pixels, [f"{DEEP_COLOUR_NOTE} (the 16-bit data cannot be decoded: {first_line(error, 100)})"]
+    return deep, []
 
 
 @contextmanager
-def _pillow_limit_at_least(max_pixels: int) -> Iterator[None]:
+def pillow_limit_at_least(max_pixels: int) -> Iterator[None]:
     """Pillow checks a global pixel limit of its own while opening and decoding; lift it to at least ours
     for this read, so that our check (and our message) decides. The global is shared, so loads take turns."""
     with _PILLOW_LIMIT_LOCK:
@@ -289,162 +270,13 @@ def _cmyk_to_rgb(image: Image.Image) -> Image.Image:
     if icc:
         try:
             cmyk = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-            return ImageCms.profileToProfile(image, cmyk, ImageCms.createProfile("sRGB"), outputMode="RGB")
+            srgb = ImageCms.createProfile("sRGB")
+            converted = ImageCms.profileToProfile(image, cmyk, srgb, outputMode="RGB")
+            if converted is not None:  # None only for a conversion in place, which this is not
+                return converted
         except (ImportError, OSError, ValueError, ImageCms.PyCMSError):  # no LittleCMS, or a bad profile
             pass
     return image.convert("RGB")
-
-
-# ---------------------------------------------------------------------------------------------- saving
-
-
-def format_for_path(path: str | os.PathLike[str]) -> str:
-    """The Pillow format name for `path`'s extension, e.g. "JPEG" for photo.jpg."""
-    suffix = Path(path).suffix
-    if suffix.lower().lstrip(".") not in SAVE_FORMATS:
-        raise ImageError(f"unknown image extension '{suffix}' (use {_supported_extensions()})", path)
-    return SAVE_FORMATS[suffix.lower().lstrip(".")]
-
-
-def picture_to_pil(picture: Picture) -> Image.Image:
-    """A Pillow image of `picture` with its metadata in `.info`: L, I;16, LA, RGB or RGBA.
-
-    Pillow has no 16-bit mode for grey+alpha or colour, so those become 8-bit.
-    """
-    image = _pil_image(picture.pixels if picture.channels == 1 else _to_8bit(picture.pixels))
-    image.info.update(metadata_options(picture.metadata, image.mode))
-    return image
-
-
-def save_image(
-    picture: Picture,
-    path: str | os.PathLike[str],
-    *,
-    format: str | None = None,
-    quality: int | None = None,
-    overwrite: bool = False,
-) -> Path:
-    """Write `picture` atomically as PNG, JPEG, WebP or TIFF (from the extension unless `format` is given).
-
-    Grey stays grey, 16-bit grey stays 16-bit in PNG and TIFF; 16-bit colour and grey+alpha are written at
-    8 bits (Pillow cannot write more). JPEG has no alpha and no 16 bits: alpha is composited onto white and
-    the pixels reduced to 8 bits. WebP is always 8-bit RGB(A); quality 100 means lossless. `quality` (1-100)
-    applies to JPEG (default 95) and WebP (default 90). ICC profile, EXIF and DPI are kept where the format
-    can hold them. An existing file (the source included) is only replaced with overwrite=True.
-    """
-    path = Path(path)
-    kind = _format_name(format, path) if format else format_for_path(path)
-    if quality is not None and not 1 <= quality <= 100:
-        raise ImageError(f"quality must be between 1 and 100, not {quality}", path)
-    if path.is_dir():
-        raise ImageError("is a folder", path)
-    if not path.parent.is_dir():
-        raise ImageError("the folder does not exist", path)
-    if os.path.lexists(path) and not overwrite:
-        same = _same_file(picture.source, path)
-        what = "is the file this picture was loaded from" if same else "already exists"
-        raise ImageError(f"{what} (use --overwrite)", path)
-    side = _MAX_SIDE.get(kind)
-    if side is not None and max(picture.width, picture.height) > side:
-        raise ImageError(
-            f"{picture.width}×{picture.height} is too large for {kind} (at most {side} pixels a side); "
-            "save as PNG or TIFF",
-            path,
-        )
-    image = _pil_image_for(picture, kind)
-    options = metadata_options(picture.metadata, image.mode)
-    if kind == "WEBP":
-        options.pop("dpi", None)  # WebP has nowhere to keep it
-    options.update(_encoder_options(kind, quality, picture.metadata.exif))
-    try:
-        with atomic_write(path, overwrite=overwrite) as temp:
-            image.save(temp, format=kind, **options)
-    except FileExistsError:
-        raise ImageError("already exists (use --overwrite)", path) from None
-    except PermissionError:
-        raise ImageError("permission denied", path) from None
-    except (OSError, ValueError) as error:
-        raise ImageError(f"could not write {kind}: {error}", path) from None
-    return path
-
-
-def made_by(path: str | os.PathLike[str]) -> str | None:
-    """The model named in a batch output's EXIF (see core.batch); None for any other file. Only the header is
-    read, and only as the format the extension names (never, say, EPS behind a .png name)."""
-    try:
-        with _pillow_limit_at_least(sys.maxsize), Image.open(path, formats=[format_for_path(path)]) as image:
-            if image.format == "PNG" and "exif" not in image.info:
-                return None  # Pillow would decode every pixel, looking for EXIF after them
-            software = image.getexif().get(ExifTags.Base.Software)
-    except Exception:  # whatever the file is, it is not one of our outputs
-        return None
-    ours = isinstance(software, str) and software.startswith(MADE_BY)
-    return software.removeprefix(MADE_BY) if ours else None
-
-
-def _same_file(source: Path | None, path: Path) -> bool:
-    try:
-        return source is not None and os.path.samefile(source, path)
-    except OSError:
-        return False
-
-
-def _format_name(name: str, path: Path) -> str:
-    """Accept a Pillow format name ("JPEG") or an extension ("jpg")."""
-    if name.upper() in SAVE_FORMATS.values():
-        return name.upper()
-    if name.lower().lstrip(".") in SAVE_FORMATS:
-        return SAVE_FORMATS[name.lower().lstrip(".")]
-    raise ImageError(f"cannot save as {name} (use {_supported_extensions()})", path)
-
-
-def _supported_extensions() -> str:
-    return ", ".join(f".{extension}" for extension in SAVE_FORMATS)
-
-
-def _pil_image_for(picture: Picture, kind: str) -> Image.Image:
-    pixels = picture.pixels
-    if kind in ("JPEG", "WEBP") or picture.channels > 1:
-        pixels = _to_8bit(pixels)
-    if kind == "JPEG" and picture.has_alpha:
-        pixels = _on_white(pixels)
-    image = _pil_image(pixels)
-    if kind == "WEBP" and picture.is_grey:
-        image = image.convert("RGBA" if picture.has_alpha else "RGB")
-    return image
-
-
-def _pil_image(pixels: np.ndarray) -> Image.Image:
-    """L, I;16, LA, RGB or RGBA from H×W×C pixels (uint16 only for C = 1)."""
-    return Image.fromarray(np.ascontiguousarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels))
-
-
-def _to_8bit(pixels: np.ndarray) -> np.ndarray:
-    """Round 16-bit values to 8 bits, the exact inverse of the usual 8 → 16 bit scaling (×257)."""
-    if pixels.dtype == np.uint8:
-        return pixels
-    return ((pixels.astype(np.uint32) + 128) // 257).astype(np.uint8)
-
-
-def _on_white(pixels: np.ndarray) -> np.ndarray:
-    """Composite 8-bit grey+alpha or RGBA onto white, dropping the alpha channel (uint16 maths cannot
-    overflow: 255·a + 255·(255 − a) + 127 < 65536)."""
-    colour = pixels[:, :, :-1].astype(np.uint16)
-    alpha = pixels[:, :, -1:].astype(np.uint16)
-    return ((colour * alpha + 255 * (255 - alpha) + 127) // 255).astype(np.uint8)
-
-
-def _encoder_options(kind: str, quality: int | None, exif: bytes | None) -> dict[str, object]:
-    if kind == "JPEG":
-        quality = quality or _DEFAULT_QUALITY[kind]
-        # Full-resolution colour (4:4:4) at high quality: halving the chroma would undo part of the upscale.
-        return {"quality": quality, "subsampling": 0 if quality >= 90 else 2}
-    if kind == "WEBP":
-        quality = quality or _DEFAULT_QUALITY[kind]
-        return {"quality": quality, "lossless": quality == 100}
-    if kind == "TIFF":
-        return {"compression": tiff_compression(exif)}
-    return {}
 
 
 def _mp(pixels: int) -> str:

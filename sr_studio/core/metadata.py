@@ -151,13 +151,19 @@ def metadata_options(metadata: Metadata, mode: str) -> dict[str, object]:
     return options
 
 
-def tiff_compression(exif: bytes | None) -> str | None:
-    """Deflate needs libtiff, and Pillow's libtiff path cannot write EXIF sub-directories (camera settings,
-    GPS): then the metadata wins and the TIFF is written uncompressed."""
-    if not features.check("libtiff"):
+_TIFF_CODECS = {"deflate": "tiff_deflate", "lzw": "tiff_lzw", "none": None}
+
+
+def tiff_compression(exif: bytes | None, wanted: str = "deflate") -> str | None:
+    """Pillow's name for the `wanted` TIFF compression ("deflate", "lzw" or "none"). Both codecs need
+    libtiff, and Pillow's libtiff path cannot write EXIF sub-directories (camera settings, GPS): then the
+    metadata wins and the TIFF is written uncompressed."""
+    if wanted not in _TIFF_CODECS:
+        raise ValueError(f"unknown TIFF compression {wanted!r} (choose from {', '.join(_TIFF_CODECS)})")
+    if _TIFF_CODECS[wanted] is None or not features.check("libtiff"):
         return None
     tags = Image.Exif()
     if exif:
         tags.load(exif)
     has_subdirectories = bool({ExifTags.IFD.Exif, ExifTags.IFD.GPSInfo} & tags.keys())
-    return None if has_subdirectories else "tiff_deflate"
+    return None if has_subdirectories else _TIFF_CODECS[wanted]

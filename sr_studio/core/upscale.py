@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -34,16 +34,18 @@ class UpscaleResult:
     tile: int | None
     seconds: float
     ensemble: bool = False
+    backend: str = "torch"  # the forward pass that ran: "torch" or "openvino" (see core/backends)
+    notes: tuple[str, ...] = ()  # e.g. why the requested backend is not the one that ran
 
 
-def parse_tile(tile: int | str | None) -> int | str | None:
+def parse_tile(tile: int | str | None) -> int | Literal["auto"] | None:
     """Read a tile option: "auto", "none" or 0 (whole image), or a tile size in LR pixels (at least 16)."""
     if tile in (None, "none", 0, "0"):
         return None
     if tile == "auto":
         return "auto"
     try:
-        size = int(tile)  # type: ignore[arg-type]
+        size = int(tile)  # type: ignore[arg-type]  # None was handled above
     except (TypeError, ValueError):
         raise UsageError(f"tile must be auto, none or a number of pixels, not {tile!r}") from None
     if size < 16:
@@ -77,56 +79,80 @@ def upscale_job(
     tile: int | str | None = "auto",
     ensemble: bool = False,
     cancel: CancelToken | None = None,
+    backend: str = "auto",
 ) -> Generator[Progress, None, UpscaleResult]:
     """Upscale `picture` with `model`, yielding tile progress; returns the result with the choices made.
 
     `ensemble` ("max quality") averages the 8 flips and rotations of every tile: about 8× the time.
+    `backend` ("auto", "torch", "openvino") picks the forward pass's runtime (`core.backends`).
+    A 16-bit picture runs in fp32 unless `precision` says otherwise.
     """
     from sr_studio.core import engine
+    from sr_studio.core.backends import check_backend, choose_backend
 
     if model.card.task != "upscale":
         raise SRStudioError(f"model {model.card.name!r} is a {model.card.task} model, not an upscaler")
     if model.architecture.input_channels != 3:  # pictures reach the network as RGB, grey as three equal
         raise SRStudioError(f"{model.architecture.name} does not read RGB input")
+    check_backend(backend)
     started = time.perf_counter()
     arch, arguments = model.architecture, model.card.arguments
-    scale, pad = model.scale, model.receptive_radius
+    scale, pad, pixel_bytes = model.scale, model.receptive_radius, arch.bytes_per_input_pixel
+    if scale is None or pad is None or pixel_bytes is None:  # descriptors of upscalers give all three
+        raise SRStudioError(f"{model.card.name!r} does not give its scale and tiling needs")
     torch_device = engine.resolve_device(device)
+    if precision == "auto" and picture.bit_depth == 16:
+        precision = "fp32"  # bf16 and fp16 carry 8 and 11 bits: a 16-bit picture would lose its levels
     chosen_precision = engine.resolve_precision(precision, torch_device, tuple(model.card.precision))
-    tile_size = parse_tile(tile)
-    if tile_size == "auto":
-        pixel_bytes = arch.bytes_per_input_pixel(arguments, chosen_precision)
-        tile_size = engine.auto_tile_size(torch_device, pixel_bytes, pad)
-    network = engine.prepare_network(model.network, torch_device, chosen_precision)
+    requested = parse_tile(tile)
+    tile_size: int | None
+    if requested == "auto":
+        tile_size = engine.auto_tile_size(torch_device, pixel_bytes(arguments, chosen_precision), pad)
+    else:
+        tile_size = requested
+    forward = choose_backend(
+        model.network,
+        request=backend,
+        device=torch_device,
+        precision=chosen_precision,
+        alignment=arch.alignment(arguments),
+        label=f"{model.card.name} ({arch.id})",
+    )
+    network = forward.network
 
     colour, alpha = _planes(picture)
     height, width = colour.shape[:2]
     out = np.empty((height * scale, width * scale, picture.channels), dtype=picture.pixels.dtype)
-    run = dict(
-        scale=scale,
-        pad=pad,
-        device=torch_device,
-        precision=chosen_precision,
-        cancel=cancel,
-        ensemble=ensemble,
-        cancel_points=arch.cancel_points,
-        alignment=arch.alignment(arguments),
-    )
+
+    def run(
+        source: np.ndarray, target: np.ndarray, tile: int | None, stage: str
+    ) -> Generator[Progress, None, int | None]:
+        return engine.run_tiled(
+            network,
+            source,
+            target,
+            tile=tile,
+            stage=stage,
+            scale=scale,
+            pad=pad,
+            device=torch_device,
+            precision=chosen_precision,
+            cancel=cancel,
+            ensemble=ensemble,
+            cancel_points=arch.cancel_points,
+            alignment=arch.alignment(arguments),
+        )
 
     channels = colour_channels(picture)
     colour_out = out[..., :channels]
-    tile_size = yield from engine.run_tiled(
-        network, colour, colour_out, tile=tile_size, stage="colour", **run
-    )
+    tile_size = yield from run(colour, colour_out, tile_size, "colour")
     if alpha is not None:
         alpha_out = out[..., channels:]
         if alpha.min() == alpha.max():
             alpha_out[...] = picture.pixels[0, 0, channels]
         else:
             grey_alpha = np.ascontiguousarray(np.repeat(alpha[..., None], 3, axis=2))
-            tile_size = yield from engine.run_tiled(
-                network, grey_alpha, alpha_out, tile=tile_size, stage="alpha", **run
-            )
+            tile_size = yield from run(grey_alpha, alpha_out, tile_size, "alpha")
 
     result = replace(picture, pixels=out, notes=())
     return UpscaleResult(
@@ -138,6 +164,8 @@ def upscale_job(
         tile=tile_size,
         seconds=time.perf_counter() - started,
         ensemble=ensemble,
+        backend=forward.name,
+        notes=() if forward.note is None else (forward.note,),
     )
 
 
@@ -151,9 +179,17 @@ def upscale(
     ensemble: bool = False,
     progress: Callable[[Progress], None] | None = None,
     cancel: CancelToken | None = None,
+    backend: str = "auto",
 ) -> UpscaleResult:
     """`upscale_job` as a plain function: progress goes to the callback, the result is returned."""
     job = upscale_job(
-        picture, model, device=device, precision=precision, tile=tile, ensemble=ensemble, cancel=cancel
+        picture,
+        model,
+        device=device,
+        precision=precision,
+        tile=tile,
+        ensemble=ensemble,
+        cancel=cancel,
+        backend=backend,
     )
     return run_job(job, progress)

@@ -7,7 +7,6 @@ resumed run draws exactly the batches an uninterrupted one would have.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import os
 from dataclasses import dataclass, field
@@ -20,11 +19,14 @@ import torch
 from PIL import Image
 
 from sr_studio.core.errors import SRStudioError, first_line
+from sr_studio.core.formats import readable_extensions
 from sr_studio.core.images import DEFAULT_MAX_PIXELS, load_image
 from sr_studio.core.metrics import downscale
-from sr_studio.train.config import RunConfig
+from sr_studio.core.weights import sha256_file
+from sr_studio.train.config import RunConfig, portable_path
+from sr_studio.train.protocol import validation_count
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
+IMAGE_SUFFIXES = readable_extensions()  # the one list every face uses (core.formats)
 LIST_SUFFIXES = frozenset({".txt", ".tsv"})
 FEW_IMAGES = 20
 
@@ -40,22 +42,20 @@ class Dataset:
     skipped: list[tuple[Path, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
-    def manifest(self) -> dict[str, Any]:
+    def manifest(self, relative_to: Path | None = None) -> dict[str, Any]:
         """Every file used, with its sha256: what a model card records as its data. Files are named
         relative to the folder they share (for the project's data: `bsd200/100075.jpg`, as in its
-        MANIFEST.tsv), so the card reads the same wherever the data was mounted."""
+        MANIFEST.tsv), so the card reads the same wherever the data was mounted; that folder is absolute,
+        or relative to `relative_to` for a card that travels (see `config.portable_path`)."""
         files = self.train_files + self.val_files
         folder = Path(os.path.commonpath(files)) if files else Path()
         folder = folder.parent if folder in files else folder
 
         def rows(paths: list[Path]) -> list[dict[str, str]]:
-            return [{"file": p.relative_to(folder).as_posix(), "sha256": sha256_of(p)} for p in paths]
+            return [{"file": p.relative_to(folder).as_posix(), "sha256": sha256_file(p)} for p in paths]
 
-        return {"folder": str(folder), "train": rows(self.train_files), "val": rows(self.val_files)}
-
-
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+        where = str(folder) if relative_to is None or not files else portable_path(folder, relative_to)
+        return {"folder": where, "train": rows(self.train_files), "val": rows(self.val_files)}
 
 
 def list_images(config: RunConfig, sources: list[str]) -> list[Path]:
@@ -123,9 +123,9 @@ def load_dataset(config: RunConfig, *, min_side: int, needs_val: bool = True) ->
 def _split_off(
     config: RunConfig, images: list[np.ndarray], files: list[Path]
 ) -> tuple[list[np.ndarray], list[Path]]:
-    """Move a seeded `val_share` of the training images to validation (none when only one image)."""
-    count = round(len(images) * config.data.val_share)
-    if len(images) < 2 or count == 0:
+    """Move a seeded `val_share` of the training images to validation (`protocol.validation_count`)."""
+    count = validation_count(len(images), config.data.val_share)
+    if count == 0:
         return [], []
     order = torch.randperm(len(images), generator=torch.Generator().manual_seed(config.seed)).tolist()
     chosen = sorted(order[:count])

@@ -26,9 +26,11 @@ from sr_studio.core.errors import SRStudioError
 from sr_studio.core.system import cpu_name
 
 
-def about_text(device: str = "auto") -> str:
+def about_text(device: str = "auto", backend: str = "auto") -> str:
     """Version and device information, one `name: value` per line."""
     import torch
+
+    from sr_studio.core.backends import describe
 
     lines = [
         f"SR Studio {sr_studio.__version__}",
@@ -36,6 +38,7 @@ def about_text(device: str = "auto") -> str:
         f"PyTorch {torch.__version__}",
         f"Qt {qVersion()}, PySide6 {PySide6.__version__}",
         *_device_lines(device),
+        f"Backend: {describe(backend)}",
     ]
     return "\n".join(lines) + "\n"
 
@@ -75,10 +78,10 @@ def _gib(size: int) -> str:
 class AboutDialog(QDialog):
     """The About box: the `about_text` in a read-only box with a Copy button."""
 
-    def __init__(self, device: str = "auto", parent: QWidget | None = None) -> None:
+    def __init__(self, device: str = "auto", parent: QWidget | None = None, backend: str = "auto") -> None:
         super().__init__(parent)
         self.setWindowTitle("About SR Studio")
-        self.text = QPlainTextEdit(about_text(device))
+        self.text = QPlainTextEdit(about_text(device, backend))
         self.text.setReadOnly(True)
         self.text.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.text.setMinimumSize(560, 180)

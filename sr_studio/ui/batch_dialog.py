@@ -50,8 +50,8 @@ from sr_studio.ui.model_purpose import model_label, model_tooltip
 if TYPE_CHECKING:
     from sr_studio.core.library import ModelEntry, ModelLibrary
 
-FORMATS = ("png", "jpg", "webp", "tif")
-QUALITY_FORMATS = frozenset({"jpg", "webp"})
+FORMATS = ("png", "jpg", "webp", "avif", "tif")
+QUALITY_FORMATS = frozenset({"jpg", "webp", "avif"})
 DEFAULT_QUALITY = 90
 
 
@@ -73,10 +73,12 @@ class BatchDialog(QDialog):
         devices: Sequence[str] | None = None,
         pool: workers.Pool | None = None,
         parent: QWidget | None = None,
+        backend: str = "auto",
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Batch upscale")
         self.library = library
+        self.backend = backend  # Settings → Inference backend, passed on to the batch
         self.pool = pool
         self.report: BatchReport | None = None
         self.handle: workers.JobHandle | None = None
@@ -274,6 +276,7 @@ class BatchDialog(QDialog):
             device=self.device_combo.currentData(),
             recursive=self.recursive_check.isChecked(),
             ensemble=self.ensemble_check.isChecked(),
+            backend=self.backend,
         )
 
     # --- reacting to edits --------------------------------------------------------------------------

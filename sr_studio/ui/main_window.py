@@ -54,13 +54,20 @@ STOP_TRAINING_QUESTION = (
     "A training job is running. Stop it (it can be resumed later from the wizard) and quit?"
 )
 DEVICE_PROBE_DELAY_MS = 500  # after the window shows: listing devices imports torch (in a worker)
-OPEN_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff *.bmp *.gif *.tga *.ppm *.pgm);;All files (*)"
 TILE_CHOICES = (
     ("Automatic", "auto"),
     ("Whole image", "none"),
     *((f"{n} px", str(n)) for n in (64, 128, 256, 512)),
 )
 LARGE_JOB_CHOICES = (*((f"Over {n} MP", float(n)) for n in (25, 100, 400)), ("Never", 0.0))
+BACKEND_CHOICES = (("Automatic", "auto"), ("PyTorch", "torch"), ("OpenVINO", "openvino"))
+
+
+def open_filter() -> str:
+    """The open dialog's filter: every readable extension (core.formats' one list), then all files."""
+    from sr_studio.core.formats import open_dialog_filter
+
+    return open_dialog_filter()
 
 
 def local_paths(mime: QMimeData) -> list[Path]:
@@ -184,6 +191,8 @@ class MainWindow(QMainWindow):
         large = settings_menu.addMenu("&Ask before large outputs")
         self.large_job_group = self._choice_menu(large, LARGE_JOB_CHOICES)
         self.large_job_group.triggered.connect(self._large_job_chosen)
+        self.backend_group = self._choice_menu(settings_menu.addMenu("CPU &backend"), BACKEND_CHOICES)
+        self.backend_group.triggered.connect(lambda a: setattr(self.settings, "upscale_backend", a.data()))
         settings_menu.addSeparator()
         settings_menu.addAction(self.reset_action)
 
@@ -289,6 +298,8 @@ class MainWindow(QMainWindow):
             action.setChecked(action.data() == settings.upscale_tile)
         for action in self.large_job_group.actions():
             action.setChecked(action.data() == settings.large_job_mp)
+        for action in self.backend_group.actions():
+            action.setChecked(action.data() == settings.upscale_backend)
 
     def reset_settings(self) -> None:
         """Ask, then put every setting back to its default (the window follows at once)."""
@@ -347,7 +358,7 @@ class MainWindow(QMainWindow):
 
     def open_dialog(self) -> None:
         folder = self.settings.last_open_folder or str(Path.home())
-        path, _ = QFileDialog.getOpenFileName(self, "Open a picture", folder, OPEN_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Open a picture", folder, open_filter())
         if path:
             self.open_file(path)
 
@@ -422,6 +433,7 @@ class MainWindow(QMainWindow):
             devices=self.devices or None,
             pool=self.pool,
             parent=self,
+            backend=self.settings.upscale_backend,
         )
         self.batch_dialog.show()
 
@@ -459,7 +471,7 @@ class MainWindow(QMainWindow):
     def show_about(self) -> None:
         from sr_studio.ui.about import AboutDialog  # about_text imports torch: only when asked for
 
-        self.about_dialog = AboutDialog(self.current_device(), self)
+        self.about_dialog = AboutDialog(self.current_device(), self, backend=self.settings.upscale_backend)
         self.about_dialog.show()
 
     # ----------------------------------------------------------------------------------------- closing

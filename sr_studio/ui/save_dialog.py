@@ -25,9 +25,10 @@ SAVE_FILTERS = {
     "png": "PNG image (*.png)",
     "jpg": "JPEG image (*.jpg *.jpeg)",
     "webp": "WebP image (*.webp)",
+    "avif": "AVIF image (*.avif)",
     "tif": "TIFF image (*.tif *.tiff)",
 }
-QUALITY_FORMATS = frozenset({"jpg", "webp"})
+QUALITY_FORMATS = frozenset({"jpg", "webp", "avif"})
 _EXTENSION_ALIASES = {"jpeg": "jpg", "tiff": "tif"}
 
 
@@ -137,7 +138,7 @@ def ask_save_path(parent: QWidget, default: Path, extension: str) -> Path | None
         path = path.with_name(f"{path.name}.{wanted}")
     extension = normalised_extension(path)
     if extension not in SAVE_FILTERS:
-        raise UsageError(f"cannot save as .{extension} (use .png, .jpg, .webp or .tif)", path)
+        raise UsageError(f"cannot save as .{extension} (use .png, .jpg, .webp, .avif or .tif)", path)
     return path
 
 
@@ -154,7 +155,7 @@ def confirm_replace(parent: QWidget, paths: Sequence[Path]) -> bool:
 
 
 def ask_quality(parent: QWidget, extension: str, current: int) -> int | None:
-    """The JPEG/WebP quality to save with (None: cancelled)."""
+    """The JPEG/WebP/AVIF quality to save with (None: cancelled)."""
     best = "lossless" if extension == "webp" else "best"
     quality, ok = QInputDialog.getInt(
         parent, "Quality", f"{extension.upper()} quality (1–100, 100: {best})", current, 1, 100

@@ -16,12 +16,13 @@ from typing import Any, Generic, TypeVar, overload
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from sr_studio.core.backends import BACKENDS
 from sr_studio.core.estimate import LARGE_OUTPUT_MP
 
 ORGANISATION = "SR Studio"
 APPLICATION = "SR Studio"
 RECENT_MAX = 10
-SAVE_FORMATS = ("png", "jpg", "webp", "tif")
+SAVE_FORMATS = ("png", "jpg", "webp", "avif", "tif")
 VIEW_MODES = ("split", "side_by_side")
 
 T = TypeVar("T")
@@ -150,6 +151,7 @@ class Settings:
     device = Option[str]("upscale/device", str, "auto", bool)
     upscale_tile = Option[str]("upscale/tile", str, "auto", _valid_tile)  # "auto", "none" or pixels
     upscale_ensemble = Option[bool]("upscale/ensemble", bool, False)  # "Max quality": self-ensemble
+    upscale_backend = Option[str]("upscale/backend", str, "auto", lambda v: v in BACKENDS)  # CPU runtime
     # Ask before an upscale whose output has more megapixels than this (0: never ask).
     large_job_mp = Option[float]("upscale/ask_above_mp", float, LARGE_OUTPUT_MP, lambda v: v >= 0)
     smooth_before = Option[bool]("view/smooth_before", bool, True)

@@ -220,6 +220,7 @@ class UpscaleTab(QWidget):
             "device": self.current_device(),
             "tile": parse_tile(self.settings.upscale_tile),
             "ensemble": self.settings.upscale_ensemble,
+            "backend": self.settings.upscale_backend,
         }
 
     def _ready(self) -> tuple[Opened, str] | None:
@@ -341,8 +342,9 @@ class UpscaleTab(QWidget):
         seconds = result.seconds if seconds is None else seconds
         self.run_label.setText(
             f"{models or result.model}{' (max quality)' if result.ensemble else ''} · {result.device} · "
-            f"{result.precision} · {seconds:.1f} s"
+            f"{result.precision}{' · OpenVINO' if result.backend == 'openvino' else ''} · {seconds:.1f} s"
         )
+        self.run_label.setToolTip("\n".join(result.notes))  # e.g. why OpenVINO was not used
         self._update_title()
 
     # ------------------------------------------------------------------------------------------- saving

@@ -1,0 +1,235 @@
+"""OpenVINO as the CPU forward pass: the library's `nn.Module` converted in memory, compiled per tile shape.
+
+Why OpenVINO: on a CPU its graph compiler (fused convolutions, AMX / AVX-512 BF16 kernels when the
+precision hint says bf16) ran SRResNet faster than torch at the same precision (benchmarks/README.md).
+- **Conversion** traces the network once per module object (kept while the module lives) and checks the
+  result against torch on a probe input of another size than the trace, so a model whose trace baked in
+  a shape, or an operation that converts wrongly, is refused with a reason instead of giving wrong pixels.
+- **Compilation** is per tile shape: a static shape ran about 25 % faster than one dynamic compilation, and
+  compiling takes 0.1-0.5 s. Each compiled shape holds its own activations (about 0.5 GB for a 336² SRResNet
+  tile in bf16), so only the most recent ones are kept, up to `COMPILED_PIXELS` input pixels in all: three
+  full tiles, as a row of tiles has three shapes (first, inner, last) and the rows between the first and
+  the last share theirs.
+- **Cancel**: a tile runs as an asynchronous request that is polled, and `InferRequest.cancel()` stops it
+  within a few tens of milliseconds, so even a large tile stops well inside a second.
+- **No telemetry**: importing `openvino` sends a usage event to Google Analytics and writes a client id
+  under ~/intel unless the user has opted out. SR Studio promises that nothing leaves the machine, so the
+  telemetry package is blocked before the import; OpenVINO then uses its own no-op stub.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+import warnings
+import weakref
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from sr_studio.core.jobs import CancelToken, check_cancel
+
+COMPILED_PIXELS = 3 * 336 * 336  # input pixels of the compiled shapes kept (each holds its activations)
+POLL_MS = 20  # how often a running tile looks at its cancel token
+PROBE_TOLERANCE = 1e-3  # relative to the output's magnitude: f32 conversions agree to about 1e-6
+PRECISION_HINTS = {"fp32": "f32", "bf16": "bf16"}
+INSTALL_HINT = "pip install 'sr-studio[openvino]'"
+
+
+class Unavailable(Exception):
+    """OpenVINO cannot run this model here; the message says why, in a few words."""
+
+
+class Missing(Unavailable):
+    """OpenVINO is not installed (or its libraries cannot be loaded)."""
+
+
+@dataclass(eq=False)
+class _Conversion:
+    """One module's conversion: the OpenVINO model, or why there is none."""
+
+    model: Any  # openvino.Model; None when there is a problem
+    problem: str | None = None
+
+
+_lock = threading.Lock()
+_conversions: weakref.WeakKeyDictionary[nn.Module, _Conversion] = weakref.WeakKeyDictionary()
+_compiled: OrderedDict[tuple, tuple[_Conversion, Any]] = OrderedDict()
+
+
+def load_openvino() -> Any:
+    """The `openvino` module, imported with its telemetry blocked; `Missing` says why it cannot be."""
+    if "openvino_telemetry" not in sys.modules:
+        sys.modules["openvino_telemetry"] = None  # type: ignore[assignment]  # ImportError → their stub
+    try:
+        import openvino
+    except ModuleNotFoundError:
+        raise Missing(f"OpenVINO is not installed ({INSTALL_HINT})") from None
+    except Exception as error:  # a broken install: its shared libraries, an ABI mismatch
+        raise Missing(f"OpenVINO cannot be loaded: {reason(error)}") from None
+    return openvino
+
+
+def version() -> str:
+    """OpenVINO's version, e.g. "2026.4.1"; `Missing` when it is not installed."""
+    return load_openvino().__version__.split("-")[0]
+
+
+def reason(error: BaseException, limit: int = 160) -> str:
+    """The telling line of an OpenVINO error, whose first lines name only its C++ source files."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    telling = [line for line in lines if not line.startswith(("Exception from", "Check '"))]
+    text = (telling or lines or [type(error).__name__])[0]
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@cache
+def _core() -> Any:
+    return load_openvino().Core()
+
+
+def _aligned(size: int, alignment: int) -> int:
+    return -(-size // alignment) * alignment
+
+
+def convert(network: nn.Module, alignment: int = 1) -> _Conversion:
+    """`network` as an OpenVINO model (converted once per module object); `Unavailable` says why not.
+
+    `alignment` is the architecture's pixel grid (a pixel-unshuffling network takes multiples of it).
+    """
+    with _lock:
+        found = _conversions.get(network)
+    if found is None:
+        found = _convert(network, alignment)
+        with _lock:
+            _conversions[network] = found
+    if found.problem is not None:
+        raise Unavailable(found.problem)
+    return found
+
+
+def _convert(network: nn.Module, alignment: int) -> _Conversion:
+    openvino = load_openvino()
+    reference = network
+    if any(p.dtype != torch.float32 or p.device.type != "cpu" for p in network.parameters()):
+        reference = _fp32_cpu_copy(network)
+    side = _aligned(32, alignment)
+    generator = torch.Generator().manual_seed(0)
+    probe = torch.rand(1, 3, _aligned(24, alignment), _aligned(40, alignment), generator=generator)
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")  # tracer warnings: the probe below is the real check
+            example = torch.rand(1, 3, side, side, generator=generator)  # not the global RNG: no side effect
+            traced = torch.jit.trace(reference.eval(), example, check_trace=False)
+            model = openvino.convert_model(traced, input=[openvino.PartialShape([1, 3, -1, -1])])
+            expected = reference(probe)
+        got = _infer_once(model, probe)
+    except Exception as error:  # any failure to convert or run is a refusal, never a crash
+        return _Conversion(None, f"conversion failed: {reason(error)}")
+    if got.shape != expected.shape:
+        return _Conversion(None, f"its output is {tuple(got.shape)}, torch's {tuple(expected.shape)}")
+    difference = float((got - expected).abs().max())
+    if not difference <= PROBE_TOLERANCE * max(1.0, float(expected.abs().max())):
+        return _Conversion(None, f"its result differs from torch's by {difference:.2g}")
+    return _Conversion(model)
+
+
+def _fp32_cpu_copy(network: nn.Module) -> nn.Module:
+    import copy
+
+    return copy.deepcopy(network).to(device="cpu", dtype=torch.float32)
+
+
+def _infer_once(model: Any, batch: torch.Tensor) -> torch.Tensor:
+    """One f32 inference of `batch` by a fresh compilation of `model` (the conversion's probe)."""
+    shaped = model.clone()
+    shaped.reshape(list(batch.shape))
+    compiled = _core().compile_model(shaped, "CPU", _config("fp32", 1))
+    return torch.from_numpy(compiled(batch.numpy())[0].copy())
+
+
+def _config(precision: str, threads: int) -> dict[str, Any]:
+    return {
+        "INFERENCE_PRECISION_HINT": PRECISION_HINTS[precision],
+        "INFERENCE_NUM_THREADS": threads,
+        "PERFORMANCE_HINT": "LATENCY",  # one stream: a tile at a time, all threads on it
+        "NUM_STREAMS": 1,
+    }
+
+
+def compiled_for(conversion: _Conversion, precision: str, threads: int, shape: tuple[int, ...]) -> Any:
+    """The compiled model for one input shape, from the process's small cache or compiled now."""
+    key = (id(conversion), precision, threads, shape)
+    with _lock:
+        hit = _compiled.get(key)
+        if hit is not None:
+            _compiled.move_to_end(key)
+            return hit[1]
+    shaped = conversion.model.clone()
+    shaped.reshape(list(shape))
+    compiled = _core().compile_model(shaped, "CPU", _config(precision, threads))
+    with _lock:
+        _compiled[key] = (conversion, compiled)  # the conversion too, so that its id stays unique
+        while len(_compiled) > 1 and sum(_pixels(k) for k in _compiled) > COMPILED_PIXELS:
+            _compiled.popitem(last=False)
+    return compiled
+
+
+def _pixels(key: tuple) -> int:
+    *_, shape = key
+    return shape[-2] * shape[-1]
+
+
+def forget_compiled() -> None:
+    """Drop every compiled shape (and the memory their activations hold); conversions stay."""
+    with _lock:
+        _compiled.clear()
+
+
+class OpenVINOForward:
+    """The forward pass on OpenVINO: torch tensors in and out, so the engine's tiling, stitching and
+    self-ensemble stay exactly as they are for torch; cancel interrupts a running tile."""
+
+    input_dtype = torch.float32  # the network sees f32; the bf16 hint is applied inside OpenVINO
+
+    def __init__(self, conversion: _Conversion, precision: str, threads: int) -> None:
+        self.conversion = conversion
+        self.precision = precision
+        self.threads = threads
+        self._cancel: CancelToken | None = None
+
+    @contextlib.contextmanager
+    def cancellable(self, cancel: CancelToken | None) -> Iterator[None]:
+        """Within this block a running tile polls `cancel` and stops when it is set."""
+        self._cancel = cancel
+        try:
+            yield
+        finally:
+            self._cancel = None
+
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        array = np.ascontiguousarray(batch.detach().to(device="cpu", dtype=torch.float32).numpy())
+        compiled = compiled_for(self.conversion, self.precision, self.threads, tuple(array.shape))
+        request = compiled.create_infer_request()
+        request.start_async({0: array})
+        while not request.wait_for(POLL_MS):
+            if self._cancel is not None and self._cancel.cancelled:
+                request.cancel()
+                with contextlib.suppress(RuntimeError):  # a cancelled request's wait raises
+                    request.wait()
+                check_cancel(self._cancel)
+        return torch.from_numpy(request.get_output_tensor(0).data.copy())
+
+
+def prepare(network: nn.Module, *, precision: str, threads: int, alignment: int = 1) -> OpenVINOForward:
+    """An OpenVINO forward pass for `network`, converted (and checked) now; `Unavailable` says why not."""
+    if precision not in PRECISION_HINTS:
+        raise Unavailable(f"OpenVINO on the CPU runs fp32 or bf16, not {precision}")
+    return OpenVINOForward(convert(network, alignment), precision, threads)
