@@ -491,8 +491,8 @@ def scenarios(
     folder: Path, library: Any, size: int, repeats: int, profiler: GuiProfiler | None, freeze: bool
 ) -> list[Row]:
     """Run the idle baseline, `repeats` rounds of (i)–(iii), and the idle baseline again; one row each."""
-    from sr_studio.ui.main_window import MainWindow
-    from sr_studio.ui.settings import Settings
+    from sr_studio.ui.app.main_window import MainWindow
+    from sr_studio.ui.app.settings import Settings
 
     photo = folder / f"picture-{size}.png"
     textured(size, size, 1).save(photo)

@@ -43,8 +43,8 @@ from driving import wait_for, wait_until
 
 from sr_studio.core.library import ModelLibrary
 from sr_studio.core.paths import builtin_models_dir
-from sr_studio.ui.main_window import MainWindow
-from sr_studio.ui.settings import Settings
+from sr_studio.ui.app.main_window import MainWindow
+from sr_studio.ui.app.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 PHOTOS = REPO.parent / "shared" / "data" / "sr" / "photos-wikimedia"

@@ -373,7 +373,7 @@ def _open_app(arguments: list[str]) -> int:
         close = difflib.get_close_matches(arguments[0], COMMANDS, n=1)
         hint = f"did you mean {close[0]!r}?" if close else f"commands: {', '.join(COMMANDS)}"
         raise UsageError(f"{arguments[0]!r} is neither a command nor an existing file ({hint})")
-    from sr_studio.ui.launch import run_gui
+    from sr_studio.ui.app.launch import run_gui
 
     return run_gui(arguments)
 

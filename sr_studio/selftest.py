@@ -151,7 +151,7 @@ def check_window(scratch: Path) -> str:
     from PySide6.QtCore import qInstallMessageHandler
     from PySide6.QtWidgets import QApplication
 
-    from sr_studio.ui.main_window import MainWindow
+    from sr_studio.ui.app.main_window import MainWindow
 
     qt_messages = logging.getLogger("sr_studio.qt")
     qInstallMessageHandler(lambda _kind, _context, text: qt_messages.info(text))  # not the user's terminal

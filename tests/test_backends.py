@@ -266,7 +266,7 @@ def test_torch_backend_never_imports_openvino(image):
         "from tests.test_backends import run\n"
         "from tests.test_engine import wide_field_network\n"
         "run(wide_field_network(blocks=1), np.zeros((20, 20, 3), np.float32), backend='torch')\n"
-        "import sr_studio.ui.settings\n"
+        "import sr_studio.ui.app.settings\n"
         "print('openvino' in sys.modules)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
@@ -419,8 +419,8 @@ def test_cli_refuses_an_unknown_backend(library, photo, capsys):
 
 
 def test_the_app_keeps_the_backend_setting_and_about_names_it(tmp_path):
-    from sr_studio.ui.about import about_text
-    from sr_studio.ui.settings import Settings
+    from sr_studio.ui.app.about import about_text
+    from sr_studio.ui.app.settings import Settings
 
     settings = Settings.from_file(tmp_path / "s.ini")
     assert settings.upscale_backend == "auto"
@@ -434,9 +434,9 @@ def test_the_app_keeps_the_backend_setting_and_about_names_it(tmp_path):
 
 
 def test_the_cpu_backend_menu_sets_the_setting_that_the_jobs_use(qtbot, library, tmp_path):
-    from sr_studio.ui import workers
-    from sr_studio.ui.main_window import MainWindow
-    from sr_studio.ui.settings import Settings
+    from sr_studio.ui.app.main_window import MainWindow
+    from sr_studio.ui.app.settings import Settings
+    from sr_studio.ui.jobs import workers
 
     window = MainWindow(
         (), library=library, settings=Settings.from_file(tmp_path / "s.ini"), pool=workers.SynchronousPool()

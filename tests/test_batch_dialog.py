@@ -10,9 +10,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QMessageBox
 
-from sr_studio.ui import workers
-from sr_studio.ui.batch_dialog import BatchDialog
+from sr_studio.ui.batch.dialog import BatchDialog
 from sr_studio.ui.common import eta_text
+from sr_studio.ui.jobs import workers
 from tests.pictures import textured
 
 SIZES = {"a.png": (12, 16), "b.png": (10, 10), "c.jpg": (9, 14)}

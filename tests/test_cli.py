@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from sr_studio.cli import EXIT_BROKEN_PIPE, main
-from sr_studio.ui import launch
+from sr_studio.ui.app import launch
 from tests.pictures import textured
 
 

@@ -19,7 +19,7 @@ from sr_studio.core.estimate import (
     size_text,
 )
 from sr_studio.core.library import ModelCard, ModelEntry
-from sr_studio.ui.model_purpose import is_adversarial, model_label, model_tooltip, purpose
+from sr_studio.ui.models.purpose import is_adversarial, model_label, model_tooltip, purpose
 
 PHOTOS = '[data]\ntrain = ["/data/sr/photos-wikimedia", "/data/sr/t91"]\n'
 

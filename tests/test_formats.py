@@ -39,7 +39,7 @@ def test_the_list_holds_what_people_have_and_nothing_unsafe():
 
 def test_every_face_uses_the_one_list():
     from sr_studio.train.data import IMAGE_SUFFIXES
-    from sr_studio.ui import main_window
+    from sr_studio.ui.app import main_window
 
     patterns = open_dialog_filter().split(";;")[0].removeprefix("Images (").removesuffix(")").split()
     assert {pattern.removeprefix("*") for pattern in patterns} == readable_extensions()

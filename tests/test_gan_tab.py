@@ -13,9 +13,9 @@ from sr_studio.core import sample as sampling
 from sr_studio.core.errors import Cancelled
 from sr_studio.core.images import load_image
 from sr_studio.core.jobs import CancelToken
-from sr_studio.ui import gan_tab
 from sr_studio.ui.common import ModelCache
-from sr_studio.ui.gan_tab import GanTab, Generation, GenerationRequest
+from sr_studio.ui.gan import tab as gan_tab
+from sr_studio.ui.gan.tab import GanTab, Generation, GenerationRequest
 
 TIMEOUT_MS = 15_000
 

@@ -12,9 +12,9 @@ import pytest
 from PySide6.QtWidgets import QApplication
 
 from sr_studio.core.errors import UsageError
-from sr_studio.ui import launch, main_window
-from sr_studio.ui.main_window import MainWindow
-from sr_studio.ui.settings import Settings
+from sr_studio.ui.app import launch, main_window
+from sr_studio.ui.app.main_window import MainWindow
+from sr_studio.ui.app.settings import Settings
 
 
 def test_run_gui_shows_the_window_and_opens_the_file(qtbot, monkeypatch, tmp_path: Path, photo, data_dir):

@@ -16,15 +16,15 @@ import sr_studio
 from sr_studio.core.images import Picture, load_image
 from sr_studio.core.library import ModelLibrary
 from sr_studio.core.upscale import upscale
-from sr_studio.ui import workers
-from sr_studio.ui.about import AboutDialog, about_text
-from sr_studio.ui.batch_dialog import BatchDialog
-from sr_studio.ui.job_status import progress_text
-from sr_studio.ui.main_window import MainWindow
-from sr_studio.ui.qimage import picture_to_qimage, qimage_to_picture
-from sr_studio.ui.save_dialog import SAVE_FILTERS, default_save_name
-from sr_studio.ui.settings import Settings
-from sr_studio.ui.upscale_jobs import preview_crop
+from sr_studio.ui.app.about import AboutDialog, about_text
+from sr_studio.ui.app.main_window import MainWindow
+from sr_studio.ui.app.settings import Settings
+from sr_studio.ui.batch.dialog import BatchDialog
+from sr_studio.ui.jobs import workers
+from sr_studio.ui.jobs.job_status import progress_text
+from sr_studio.ui.upscale.jobs import preview_crop
+from sr_studio.ui.upscale.qimage import picture_to_qimage, qimage_to_picture
+from sr_studio.ui.upscale.save_dialog import SAVE_FILTERS, default_save_name
 from tests.pictures import textured
 
 
@@ -261,7 +261,7 @@ def test_cancel_stops_a_running_upscale_and_the_window_stays_usable(qtbot, make_
 def test_any_worker_failure_is_one_line_and_the_window_stays_usable(
     qtbot, make_window, photo, monkeypatch, error
 ):
-    from sr_studio.ui import upscale_jobs
+    from sr_studio.ui.upscale import jobs as upscale_jobs
 
     real = upscale_jobs.upscale_job
 
@@ -524,7 +524,7 @@ def test_about_box_copies_its_text(qtbot, make_window):
 def test_the_wizard_gets_the_settings_and_one_training_in_the_background_comes_back(
     qtbot, make_window, monkeypatch
 ):
-    from sr_studio.ui.wizard import FineTuneWizard
+    from sr_studio.ui.wizard.wizard import FineTuneWizard
 
     window = make_window()
     window.open_wizard()

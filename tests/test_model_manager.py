@@ -10,11 +10,11 @@ from PySide6.QtWidgets import QFileDialog
 
 from sr_studio.core.errors import ModelError
 from sr_studio.core.library import save_model_files
-from sr_studio.ui import workers
-from sr_studio.ui.main_window import MainWindow
-from sr_studio.ui.model_import import ModelImporter, split_weights
-from sr_studio.ui.model_manager import COLUMNS, ModelManagerDialog
-from sr_studio.ui.settings import Settings
+from sr_studio.ui.app.main_window import MainWindow
+from sr_studio.ui.app.settings import Settings
+from sr_studio.ui.jobs import workers
+from sr_studio.ui.models.importing import ModelImporter, split_weights
+from sr_studio.ui.models.manager import COLUMNS, ModelManagerDialog
 from tests.test_main_window import drop, file_mime
 
 TINY_MSR = {"scale": 4, "blocks": 1, "channels": 8}

@@ -11,7 +11,8 @@ import pytest
 from sr_studio.train import job, protocol, stop
 from sr_studio.train.config import config_from_dict
 from sr_studio.train.data import _split_off
-from sr_studio.ui import training_process, wizard_plan
+from sr_studio.ui.wizard import plan as wizard_plan
+from sr_studio.ui.wizard import training_process
 
 SHARED = ("CHECKPOINT", "CONFIG", "EVENTS", "STOP_FILE", "TERMINAL_EVENTS", "BEST", "EXIT_STOPPED")
 

@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtGui import QColor, QImage
 
 from sr_studio.core.images import Picture
-from sr_studio.ui.qimage import picture_to_qimage, qimage_to_picture, to_8bit
+from sr_studio.ui.upscale.qimage import picture_to_qimage, qimage_to_picture, to_8bit
 from tests.pictures import textured
 
 FORMATS = {

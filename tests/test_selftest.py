@@ -106,7 +106,7 @@ def test_the_desktop_entry_starts_this_install_and_lists_readable_types(tmp_path
 
 
 def test_the_window_icon_comes_from_the_resources(qapp: object) -> None:
-    from sr_studio.ui.launch import app_icon
+    from sr_studio.ui.app.launch import app_icon
 
     sizes = {size.width() for size in app_icon().availableSizes()}
     assert {16, 32, 256} <= sizes

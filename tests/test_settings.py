@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sr_studio.ui.settings import RECENT_MAX, Option, Settings
+from sr_studio.ui.app.settings import RECENT_MAX, Option, Settings
 
 CHANGED = {
     "window_geometry": b"\x01\xd9\xd0\xcb\x00geometry",

@@ -7,8 +7,8 @@ from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt
 from PySide6.QtGui import QColor, QImage, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
-from sr_studio.ui.split_view import HINT, MAX_ZOOM, SplitView
-from sr_studio.ui.view_overlays import OUTLINE_COLOUR
+from sr_studio.ui.upscale.split_view import HINT, MAX_ZOOM, SplitView
+from sr_studio.ui.upscale.view_overlays import OUTLINE_COLOUR
 
 RED, BLUE, GREEN = QColor(255, 0, 0), QColor(0, 0, 255), QColor(0, 255, 0)
 

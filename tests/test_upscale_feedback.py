@@ -15,11 +15,12 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 from sr_studio.core.images import Picture, load_image
 from sr_studio.core.library import save_model_files
 from sr_studio.models.msrresnet import MSRResNet
-from sr_studio.ui import large_job, workers
-from sr_studio.ui.main_window import MainWindow
-from sr_studio.ui.qimage import qimage_to_picture
-from sr_studio.ui.save_dialog import SAVE_FILTERS
-from sr_studio.ui.settings import Settings
+from sr_studio.ui.app.main_window import MainWindow
+from sr_studio.ui.app.settings import Settings
+from sr_studio.ui.jobs import workers
+from sr_studio.ui.upscale import large_job
+from sr_studio.ui.upscale.qimage import qimage_to_picture
+from sr_studio.ui.upscale.save_dialog import SAVE_FILTERS
 from tests.test_main_window import big_photo, choose, open_picture, run
 
 PSNR_RECIPE = '[data]\ntrain = ["/data/sr/photos-wikimedia"]\n[train]\nadversarial = 0.0\n'
@@ -71,7 +72,7 @@ def outline_colours(window: MainWindow) -> list:
 
 
 def test_preview_outlines_its_region_and_says_how_big_it_is(qtbot, make_window, tmp_path):
-    from sr_studio.ui.view_overlays import OUTLINE_COLOUR
+    from sr_studio.ui.upscale.view_overlays import OUTLINE_COLOUR
 
     window = make_window()
     window.resize(900, 700)
@@ -339,7 +340,7 @@ def click_in_next_box(label: str, seen: list) -> None:
 
 def test_the_message_boxes_answer_what_was_clicked(qtbot):
     from sr_studio.core.estimate import estimate_upscale
-    from sr_studio.ui.save_dialog import ask_which_result
+    from sr_studio.ui.upscale.save_dialog import ask_which_result
 
     huge, seen = estimate_upscale(6000, 6000, 4), []
     click_in_next_box("×2", seen)
@@ -363,7 +364,7 @@ def test_a_pixel_unshuffle_models_preview_is_exactly_its_full_upscale(library, o
     from sr_studio.core.upscale import upscale
     from sr_studio.models.rrdbnet import RRDBNet
     from sr_studio.ui.common import ModelCache
-    from sr_studio.ui.upscale_jobs import preview_job
+    from sr_studio.ui.upscale.jobs import preview_job
     from tests.pictures import textured
 
     arguments = {"scale": 2, "num_feat": 4, "num_block": 1, "num_grow_ch": 4}

@@ -20,10 +20,8 @@ from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWizard
 
-from sr_studio.ui import workers
-from sr_studio.ui.training_process import LineSplitter, TrainingProcess, parse_line, unfinished_runs
-from sr_studio.ui.wizard import FineTuneWizard
-from sr_studio.ui.wizard_plan import (
+from sr_studio.ui.jobs import workers
+from sr_studio.ui.wizard.plan import (
     DATA,
     FINISH,
     PRESETS,
@@ -34,6 +32,8 @@ from sr_studio.ui.wizard_plan import (
     duration_text,
     write_recipe,
 )
+from sr_studio.ui.wizard.training_process import LineSplitter, TrainingProcess, parse_line, unfinished_runs
+from sr_studio.ui.wizard.wizard import FineTuneWizard
 from tests.pictures import textured
 
 TIMEOUT_MS = 60_000  # a child imports torch first: seconds on this CPU, more under load

@@ -18,11 +18,11 @@ from PIL import Image
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox, QWizard
 
-from sr_studio.ui import workers
-from sr_studio.ui.settings import Settings
-from sr_studio.ui.training_process import TrainingProcess
-from sr_studio.ui.wizard import KEEP, STAY, STOP, FineTuneWizard
-from sr_studio.ui.wizard_plan import DATA, PRESETS, SETTINGS, TRAIN, UPSCALE, duration_text
+from sr_studio.ui.app.settings import Settings
+from sr_studio.ui.jobs import workers
+from sr_studio.ui.wizard.plan import DATA, PRESETS, SETTINGS, TRAIN, UPSCALE, duration_text
+from sr_studio.ui.wizard.training_process import TrainingProcess
+from sr_studio.ui.wizard.wizard import KEEP, STAY, STOP, FineTuneWizard
 from tests.pictures import textured
 
 TIMEOUT_MS = 30_000

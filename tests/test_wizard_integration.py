@@ -11,10 +11,10 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QMessageBox
 
 from sr_studio.models.srresnet import SRResNet
-from sr_studio.ui import workers
-from sr_studio.ui.main_window import STOP_TRAINING_QUESTION, MainWindow
-from sr_studio.ui.settings import Settings
-from sr_studio.ui.wizard import FineTuneWizard
+from sr_studio.ui.app.main_window import STOP_TRAINING_QUESTION, MainWindow
+from sr_studio.ui.app.settings import Settings
+from sr_studio.ui.jobs import workers
+from sr_studio.ui.wizard.wizard import FineTuneWizard
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from typing import Any
 from PIL import Image
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QWidget
 
-from sr_studio.ui.curves import CurvePlot
+from sr_studio.ui.wizard.curves import CurvePlot
 
 LOSS_PARTS = ("content", "perceptual", "adversarial", "feature_matching", "discriminator")
 MAX_PREVIEW_WIDTH = 1200

@@ -13,8 +13,8 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
 
 from sr_studio.core.jobs import Progress
-from sr_studio.ui import workers
 from sr_studio.ui.common import eta_text
+from sr_studio.ui.jobs import workers
 
 
 def progress_text(event: Progress) -> str:

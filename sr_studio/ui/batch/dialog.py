@@ -42,10 +42,10 @@ from sr_studio.core.batch import (
 )
 from sr_studio.core.errors import SRStudioError, UsageError
 from sr_studio.core.jobs import Progress
-from sr_studio.ui import workers
-from sr_studio.ui.batch_progress import BatchProgress
+from sr_studio.ui.batch.progress import BatchProgress
 from sr_studio.ui.common import ENSEMBLE_TIP, ERROR_STYLE, ask_yes_no, list_devices
-from sr_studio.ui.model_purpose import model_label, model_tooltip
+from sr_studio.ui.jobs import workers
+from sr_studio.ui.models.purpose import model_label, model_tooltip
 
 if TYPE_CHECKING:
     from sr_studio.core.library import ModelEntry, ModelLibrary

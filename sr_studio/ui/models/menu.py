@@ -13,10 +13,10 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
 from sr_studio.core.library import ModelLibrary
-from sr_studio.ui import workers
 from sr_studio.ui.common import make_action
-from sr_studio.ui.model_import import IMPORT_FILTER, ModelImporter
-from sr_studio.ui.model_manager import ModelManagerDialog
+from sr_studio.ui.jobs import workers
+from sr_studio.ui.models.importing import IMPORT_FILTER, ModelImporter
+from sr_studio.ui.models.manager import ModelManagerDialog
 
 
 class ModelsMenu(QMenu):

@@ -33,20 +33,20 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QTabWidget, QWidg
 from sr_studio import __version__
 from sr_studio.core.images import Picture
 from sr_studio.core.library import ModelLibrary
-from sr_studio.ui import workers
-from sr_studio.ui.batch_dialog import BatchDialog
+from sr_studio.ui.app.settings import Settings
+from sr_studio.ui.batch.dialog import BatchDialog
 from sr_studio.ui.common import ask_yes_no, list_devices, make_action
-from sr_studio.ui.gan_tab import GanTab
-from sr_studio.ui.model_import import split_weights
-from sr_studio.ui.models_menu import ModelsMenu
-from sr_studio.ui.settings import Settings
-from sr_studio.ui.upscale_tab import UpscaleTab
-from sr_studio.ui.upscale_toolbar import NO_MODEL_HINT
-from sr_studio.ui.wizard import FineTuneWizard
+from sr_studio.ui.gan.tab import GanTab
+from sr_studio.ui.jobs import workers
+from sr_studio.ui.models.importing import split_weights
+from sr_studio.ui.models.menu import ModelsMenu
+from sr_studio.ui.upscale.tab import UpscaleTab
+from sr_studio.ui.upscale.toolbar import NO_MODEL_HINT
+from sr_studio.ui.wizard.wizard import FineTuneWizard
 
 if TYPE_CHECKING:
     from sr_studio.core.upscale import UpscaleResult
-    from sr_studio.ui.upscale_jobs import Opened, Previewed
+    from sr_studio.ui.upscale.jobs import Opened, Previewed
 
 APP_TITLE = "SR Studio"
 PASTE_HINT = "The clipboard holds no picture and no image file: copy one first"
@@ -469,7 +469,7 @@ class MainWindow(QMainWindow):
         self.gan_tab.refresh_models()
 
     def show_about(self) -> None:
-        from sr_studio.ui.about import AboutDialog  # about_text imports torch: only when asked for
+        from sr_studio.ui.app.about import AboutDialog  # about_text imports torch: only when asked for
 
         self.about_dialog = AboutDialog(self.current_device(), self, backend=self.settings.upscale_backend)
         self.about_dialog.show()

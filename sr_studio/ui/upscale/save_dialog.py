@@ -19,7 +19,7 @@ from sr_studio.ui.common import ask_yes_no
 if TYPE_CHECKING:
     from sr_studio.core.images import Picture
     from sr_studio.core.upscale import UpscaleResult
-    from sr_studio.ui.settings import Settings
+    from sr_studio.ui.app.settings import Settings
 
 SAVE_FILTERS = {
     "png": "PNG image (*.png)",

@@ -10,11 +10,11 @@ from PySide6.QtWidgets import QFormLayout, QLineEdit, QWizard, QWizardPage
 
 from sr_studio.core.errors import SRStudioError
 from sr_studio.core.library import check_name
-from sr_studio.ui.wizard_plan import SAMPLE, unique_name
-from sr_studio.ui.wizard_widgets import text_label
+from sr_studio.ui.wizard.plan import SAMPLE, unique_name
+from sr_studio.ui.wizard.widgets import text_label
 
 if TYPE_CHECKING:
-    from sr_studio.ui.wizard import FineTuneWizard
+    from sr_studio.ui.wizard.wizard import FineTuneWizard
 
 
 class FinishPage(QWizardPage):
@@ -40,14 +40,14 @@ class FinishPage(QWizardPage):
         self.name_edit.textChanged.connect(self._check_name)
 
     def initializePage(self) -> None:
-        train = self.owner.train_page
-        event = train.done_event or {}
-        self.metrics_label.setText(
-            metrics_html(train.task, event.get("metrics") or {}, train.baseline_metrics, train.base_name)
-        )
-        self.run_label.setText(f"The run's recipe, checkpoints, previews and log stay in {train.run_dir}.")
+        outcome = self.owner.state.outcome
+        if outcome is None:  # the train page lets the user on only after `done`
+            return
+        metrics = outcome.done.get("metrics") or {}
+        self.metrics_label.setText(metrics_html(outcome.task, metrics, outcome.baseline, outcome.base_name))
+        self.run_label.setText(f"The run's recipe, checkpoints, previews and log stay in {outcome.run_dir}.")
         self._taken = {entry.name for entry in self.owner.library.entries()}
-        self.name_edit.setText(unique_name(train.name, self._taken))
+        self.name_edit.setText(unique_name(outcome.name, self._taken))
 
     def name_problem(self) -> str | None:
         name = self.name_edit.text().strip()
@@ -70,8 +70,8 @@ class FinishPage(QWizardPage):
 
     def validatePage(self) -> bool:
         """Install the run's model under the chosen name; a problem shows inline and keeps the page."""
-        train = self.owner.train_page
-        card = (train.done_event or {}).get("card")
+        outcome = self.owner.state.outcome
+        card = outcome.done.get("card") if outcome is not None else None
         name = self.name_edit.text().strip()
         try:
             if not card:

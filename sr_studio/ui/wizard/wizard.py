@@ -5,7 +5,7 @@ Training never runs in the app: each run is `python -m sr_studio.train` in its o
 `user_data_dir()/runs` (training_process.py). The wizard writes the recipe, starts the child and draws
 what it reports. Closing the wizard mid-run asks whether the job goes on in the background or stops. A
 run that was stopped (Cancel, or the wizard closed) or killed keeps its checkpoint; the first page offers
-to resume it. One page per module: wizard_*_page.py; the plan is wizard_plan.py.
+to resume it. One page per module (`*_page.py` in this package); the plan is `plan.py`.
 """
 
 from __future__ import annotations
@@ -17,14 +17,15 @@ from PySide6.QtWidgets import QDialog, QMessageBox, QWidget, QWizard
 
 from sr_studio.core import paths
 from sr_studio.core.library import ModelLibrary
-from sr_studio.ui import workers
-from sr_studio.ui.settings import Settings
-from sr_studio.ui.wizard_data_page import DataPage
-from sr_studio.ui.wizard_finish_page import FinishPage
-from sr_studio.ui.wizard_plan import DATA, FINISH, SETTINGS, TRAIN, WHAT
-from sr_studio.ui.wizard_settings_page import SettingsPage
-from sr_studio.ui.wizard_train_page import STOP_TIMEOUT_MS, TrainPage
-from sr_studio.ui.wizard_what_page import WhatPage
+from sr_studio.ui.app.settings import Settings
+from sr_studio.ui.jobs import workers
+from sr_studio.ui.wizard.data_page import DataPage
+from sr_studio.ui.wizard.finish_page import FinishPage
+from sr_studio.ui.wizard.plan import DATA, FINISH, SETTINGS, TRAIN, WHAT
+from sr_studio.ui.wizard.settings_page import SettingsPage
+from sr_studio.ui.wizard.state import WizardState
+from sr_studio.ui.wizard.train_page import STOP_TIMEOUT_MS, TrainPage
+from sr_studio.ui.wizard.what_page import WhatPage
 
 KEEP, STOP, STAY = "keep", "stop", "stay"  # closing mid-run: the job goes on, or stops, or the wizard stays
 
@@ -53,7 +54,8 @@ class FineTuneWizard(QWizard):
         self.pool = pool
         self.settings = settings
         self.run_root = Path(run_root) if run_root is not None else paths.user_data_dir() / "runs"
-        self.what_page = WhatPage(self.run_root)
+        self.state = WizardState()
+        self.what_page = WhatPage(self.run_root, self.state)
         self.data_page = DataPage(self)
         self.settings_page = SettingsPage(self)
         self.train_page = TrainPage(self)

@@ -15,8 +15,8 @@ from PySide6.QtWidgets import QApplication
 
 from sr_studio.core import paths
 from sr_studio.core.errors import UsageError
-from sr_studio.ui.main_window import MainWindow
-from sr_studio.ui.settings import APPLICATION, ORGANISATION
+from sr_studio.ui.app.main_window import MainWindow
+from sr_studio.ui.app.settings import APPLICATION, ORGANISATION
 
 _DISPLAY_VARIABLES = ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
 

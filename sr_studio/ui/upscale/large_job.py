@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from sr_studio.core.estimate import UpscaleEstimate, duration_text, estimate_for_card, size_text
-from sr_studio.ui.model_purpose import is_adversarial
+from sr_studio.ui.models.purpose import is_adversarial
 
 if TYPE_CHECKING:
     from sr_studio.core.images import Picture

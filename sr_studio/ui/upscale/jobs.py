@@ -19,7 +19,7 @@ from PySide6.QtGui import QImage
 from sr_studio.core.images import Picture, load_image, save_image
 from sr_studio.core.jobs import CancelToken, Progress
 from sr_studio.core.upscale import UpscaleResult, upscale_job
-from sr_studio.ui.qimage import picture_to_qimage, qimage_to_picture
+from sr_studio.ui.upscale.qimage import picture_to_qimage, qimage_to_picture
 
 if TYPE_CHECKING:
     from sr_studio.core.library import LoadedModel

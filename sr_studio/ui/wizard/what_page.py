@@ -14,15 +14,17 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from sr_studio.ui.training_process import UnfinishedRun, unfinished_runs
-from sr_studio.ui.wizard_plan import DATA, SAMPLE, TRAIN, UPSCALE
+from sr_studio.ui.wizard.plan import DATA, SAMPLE, TRAIN, UPSCALE
+from sr_studio.ui.wizard.state import WizardState
+from sr_studio.ui.wizard.training_process import UnfinishedRun, unfinished_runs
 
 
 class WhatPage(QWizardPage):
     """The task; "Resume" (and the list of runs) shows only when `run_root` holds an unfinished run."""
 
-    def __init__(self, run_root: Path) -> None:
+    def __init__(self, run_root: Path, state: WizardState) -> None:
         super().__init__()
+        self.state = state
         self.setTitle("What would you like to train?")
         self.upscale_radio = QRadioButton("Fine-tune an upscaler on my images")
         self.gan_radio = QRadioButton("Train a GAN sampler on my images")
@@ -70,6 +72,10 @@ class WhatPage(QWizardPage):
         self.runs_list.setVisible(not self.resume_radio.isHidden())
         self.runs_list.setEnabled(self.resume_radio.isChecked())
         self.completeChanged.emit()
+
+    def validatePage(self) -> bool:
+        self.state.resume = self.selected_run()
+        return True
 
     def isComplete(self) -> bool:
         return not self.resume_radio.isChecked() or self.selected_run() is not None

@@ -25,9 +25,8 @@ from PySide6.QtWidgets import (
 from sr_studio.core.errors import SRStudioError
 from sr_studio.train.protocol import CHECKPOINT
 from sr_studio.ui.common import eta_text
-from sr_studio.ui.curves import CurvePlot
-from sr_studio.ui.training_process import TrainingProcess, UnfinishedRun, read_events
-from sr_studio.ui.wizard_plan import (
+from sr_studio.ui.wizard.curves import CurvePlot
+from sr_studio.ui.wizard.plan import (
     UPSCALE,
     Plan,
     duration_text,
@@ -36,10 +35,12 @@ from sr_studio.ui.wizard_plan import (
     unique_name,
     write_recipe,
 )
-from sr_studio.ui.wizard_widgets import text_label
+from sr_studio.ui.wizard.state import RunOutcome
+from sr_studio.ui.wizard.training_process import TrainingProcess, UnfinishedRun, read_events
+from sr_studio.ui.wizard.widgets import text_label
 
 if TYPE_CHECKING:
-    from sr_studio.ui.wizard import FineTuneWizard
+    from sr_studio.ui.wizard.wizard import FineTuneWizard
 
 PREVIEW_HEIGHT = 180  # pixels for the before/after strip or the sample grid
 STOP_TIMEOUT_MS = 120_000  # a large model's checkpoint on a slow disk
@@ -119,17 +120,18 @@ class TrainPage(QWizardPage):
     # --- starting ---------------------------------------------------------------------------------
     def initializePage(self) -> None:
         self._reset()
-        run = self.owner.what_page.selected_run()
-        if run is not None:
-            self._open_run(run)
-        else:
-            self._start_new(self.owner.settings_page.plan())
+        state = self.owner.state
+        if state.resume is not None:
+            self._open_run(state.resume)
+        elif state.plan is not None:
+            self._start_new(state.plan)
 
     def cleanupPage(self) -> None:
         self.stop_and_wait(STOP_TIMEOUT_MS)
 
     def _reset(self) -> None:
         self.run_dir, self.done_event, self.preview_path, self.base_name = None, None, None, None
+        self.owner.state.outcome = None
         self.baseline_metrics, self.stopped = {}, False
         self.loss_plot.clear()
         self.quality_plot.clear()
@@ -210,6 +212,9 @@ class TrainPage(QWizardPage):
             self.eta_label.setToolTip(f"last checkpoint at step {event.get('step')}")
         elif kind == "done":
             self.done_event = event
+            self.owner.state.outcome = RunOutcome(
+                self.task, self.name, self.run_dir, event, self.baseline_metrics, self.base_name
+            )
             self.progress_bar.setValue(self.progress_bar.maximum())
             self.eta_label.setText("")
             self.status_label.setText(

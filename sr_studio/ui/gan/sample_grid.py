@@ -16,7 +16,7 @@ from PySide6.QtGui import QIcon, QPixmap, QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QTableWidget, QTableWidgetItem, QWidget
 
 from sr_studio.core.images import Picture
-from sr_studio.ui.qimage import picture_to_qimage
+from sr_studio.ui.upscale.qimage import picture_to_qimage
 
 THUMBNAIL_SIDE = 96  # small samples are enlarged (nearest neighbour) to at least this many pixels a side
 MIN_THUMBNAIL_SIDE = 16  # however narrow the view: smaller than this shows nothing

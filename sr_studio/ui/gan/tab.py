@@ -33,9 +33,9 @@ from sr_studio.core import sample as sampling
 from sr_studio.core.images import Picture, save_image
 from sr_studio.core.jobs import CancelToken, Progress
 from sr_studio.core.library import ModelCard, ModelLibrary
-from sr_studio.ui import workers
 from sr_studio.ui.common import ModelCache
-from sr_studio.ui.sample_grid import SampleGrid
+from sr_studio.ui.gan.sample_grid import SampleGrid
+from sr_studio.ui.jobs import workers
 
 GRID = "grid"
 INTERPOLATE = "interpolate"

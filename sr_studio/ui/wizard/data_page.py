@@ -26,13 +26,13 @@ from PySide6.QtWidgets import (
 
 from sr_studio.core.jobs import CancelToken, Progress
 from sr_studio.train.protocol import validation_count
-from sr_studio.ui import workers
-from sr_studio.ui.wizard_plan import SAMPLE, UPSCALE
-from sr_studio.ui.wizard_widgets import text_label
+from sr_studio.ui.jobs import workers
+from sr_studio.ui.wizard.plan import SAMPLE, UPSCALE
+from sr_studio.ui.wizard.widgets import text_label
 
 if TYPE_CHECKING:
     from sr_studio.train.data import ScanSummary
-    from sr_studio.ui.wizard import FineTuneWizard
+    from sr_studio.ui.wizard.wizard import FineTuneWizard
 
 SCAN_DELAY_MS = 400  # typing a path: scan once the user pauses
 MIN_SIDE = 8  # what the job itself refuses; the patch size is checked against the scan on the next page
@@ -116,6 +116,8 @@ class DataPage(QWizardPage):
         self._show_split()
 
     def validatePage(self) -> bool:
+        state = self.owner.state
+        state.folder, state.summary, state.val_share = self.folder, self.summary, self.val_share
         if self.owner.settings is not None:
             self.owner.settings.last_train_folder = str(self.folder.absolute())
         return True

@@ -28,10 +28,9 @@ from PySide6.QtWidgets import (
 )
 
 from sr_studio.core.errors import SRStudioError
-from sr_studio.ui import workers
 from sr_studio.ui.common import ERROR_STYLE, list_devices
-from sr_studio.ui.training_process import TrainingProcess
-from sr_studio.ui.wizard_plan import (
+from sr_studio.ui.jobs import workers
+from sr_studio.ui.wizard.plan import (
     PATCH_MAX,
     PRESETS,
     SETTINGS,
@@ -42,11 +41,12 @@ from sr_studio.ui.wizard_plan import (
     evaluation_seconds,
     write_recipe,
 )
-from sr_studio.ui.wizard_widgets import spin_box, text_label
+from sr_studio.ui.wizard.training_process import TrainingProcess
+from sr_studio.ui.wizard.widgets import spin_box, text_label
 
 if TYPE_CHECKING:
     from sr_studio.train.data import ScanSummary
-    from sr_studio.ui.wizard import FineTuneWizard
+    from sr_studio.ui.wizard.wizard import FineTuneWizard
 
 DEFAULT_PRESET = 0  # Quick: see whether the data helps before spending an hour on it
 UPSCALE_LR = 5e-5  # half SRResNet's 1e-4: a small folder should adjust a trained model, not overwrite it
@@ -150,7 +150,7 @@ class SettingsPage(QWizardPage):
     # --- the page's life --------------------------------------------------------------------------
     def initializePage(self) -> None:
         task = self.owner.task
-        summary = self.owner.data_page.summary
+        summary = self.owner.state.summary
         previous = self._initialised_for
         if previous is None or previous[0] != task or previous[1] is not summary:
             self._initialised_for = (task, summary)  # coming back to the same task and scan keeps edits
@@ -189,7 +189,10 @@ class SettingsPage(QWizardPage):
 
     def validatePage(self) -> bool:
         self.stop_probe()
-        return self.isComplete()
+        if not self.isComplete():
+            return False
+        self.owner.state.plan = self.plan()
+        return True
 
     def isComplete(self) -> bool:
         return self.problem() is None
@@ -204,16 +207,18 @@ class SettingsPage(QWizardPage):
         return None
 
     def _fitting_images(self) -> int:
-        summary = self.owner.data_page.summary
+        summary = self.owner.state.summary
         return sum(min(w, h) >= self.patch_spin.value() for _, w, h in summary.usable) if summary else 0
 
     def plan(self) -> Plan:
-        data = self.owner.data_page
+        state = self.owner.state
         upscale = self.owner.task == UPSCALE
+        if state.folder is None:
+            raise RuntimeError("the settings page is shown only after a folder was chosen")
         return Plan(
             task=self.owner.task,
-            folder=data.folder,
-            val_share=data.val_share,
+            folder=state.folder,
+            val_share=state.val_share,
             steps=self.steps_spin.value(),
             batch=self.batch_spin.value(),
             lr=self.lr_spin.value(),
@@ -279,7 +284,7 @@ class SettingsPage(QWizardPage):
 
     def _settings_changed(self) -> None:
         fitting = self._fitting_images()
-        count = len(self.owner.data_page.summary.usable) if self.owner.data_page.summary else 0
+        count = len(self.owner.state.summary.usable) if self.owner.state.summary else 0
         if self.owner.task == UPSCALE and 0 < fitting < count:
             self.patch_note.setText(
                 f"{count - fitting} pictures are smaller than the patch and will be skipped."
@@ -361,7 +366,7 @@ class SettingsPage(QWizardPage):
                 self.estimate_label.setText("Press Measure to time a few steps on this machine.")
         else:
             plan = self.plan()
-            extra, evaluations = evaluation_seconds(plan, rate, self.owner.data_page.summary)
+            extra, evaluations = evaluation_seconds(plan, rate, self.owner.state.summary)
             text = (
                 f"≈ {duration_text(plan.steps * rate)} for {plan.steps} steps on this machine "
                 f"({rate:.3g} s/step, measured for {_measured_what(plan)})"

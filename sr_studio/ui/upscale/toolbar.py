@@ -14,11 +14,11 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QComboBox, QLabel, QMenu, QToolBar, QToolButton, QWidget
 
-from sr_studio.ui.model_purpose import model_label, model_tooltip
+from sr_studio.ui.models.purpose import model_label, model_tooltip
 
 if TYPE_CHECKING:
     from sr_studio.core.library import ModelEntry, ModelLibrary
-    from sr_studio.ui.settings import Settings
+    from sr_studio.ui.app.settings import Settings
 
 NO_MODEL_HINT = (
     "No upscaling model is installed: import one with Models ▸ Import… or `sr-studio models import FILE`"

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QInputDialog, QLineEdit, QWidget
 
 from sr_studio.core.jobs import CancelToken, Progress
 from sr_studio.core.library import ModelEntry, ModelLibrary, check_name, sanitise_name
-from sr_studio.ui import workers
+from sr_studio.ui.jobs import workers
 
 WEIGHTS_SUFFIXES = (".safetensors", ".pth", ".pt")
 IMPORT_FILTER = "Model weights (*.safetensors *.pth *.pt);;All files (*)"

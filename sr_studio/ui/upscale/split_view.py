@@ -35,7 +35,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QWidget
 
-from sr_studio.ui.view_overlays import checker_brush, draw_divider, draw_labels, draw_outlines
+from sr_studio.ui.upscale.view_overlays import checker_brush, draw_divider, draw_labels, draw_outlines
 
 HINT = "Drop an image here, or press Ctrl+O"
 MAX_ZOOM = 16.0

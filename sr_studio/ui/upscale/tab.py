@@ -23,13 +23,11 @@ from sr_studio.core.errors import SRStudioError
 from sr_studio.core.estimate import UpscaleEstimate
 from sr_studio.core.images import Picture
 from sr_studio.core.upscale import UpscaleResult, parse_tile
-from sr_studio.ui import large_job, workers
 from sr_studio.ui.common import ENSEMBLE_TIP, ModelCache, make_action
-from sr_studio.ui.job_status import JobStatus
-from sr_studio.ui.qimage import picture_to_qimage
-from sr_studio.ui.save_dialog import ask_save_files, ask_which_result, default_save_path
-from sr_studio.ui.split_view import SplitView
-from sr_studio.ui.upscale_jobs import (
+from sr_studio.ui.jobs import workers
+from sr_studio.ui.jobs.job_status import JobStatus
+from sr_studio.ui.upscale import large_job
+from sr_studio.ui.upscale.jobs import (
     PREVIEW_MAX_SIDE,
     Compared,
     Opened,
@@ -42,11 +40,14 @@ from sr_studio.ui.upscale_jobs import (
     save_job,
     upscale_picture_job,
 )
-from sr_studio.ui.upscale_toolbar import NO_MODEL_HINT, UpscaleToolbar
+from sr_studio.ui.upscale.qimage import picture_to_qimage
+from sr_studio.ui.upscale.save_dialog import ask_save_files, ask_which_result, default_save_path
+from sr_studio.ui.upscale.split_view import SplitView
+from sr_studio.ui.upscale.toolbar import NO_MODEL_HINT, UpscaleToolbar
 
 if TYPE_CHECKING:
     from sr_studio.core.library import ModelLibrary
-    from sr_studio.ui.settings import Settings
+    from sr_studio.ui.app.settings import Settings
 
 BANNER_STYLE = "background: #fdecea; color: #b71c1c; padding: 4px 8px; border-radius: 3px;"
 PREVIEW_TIP = (

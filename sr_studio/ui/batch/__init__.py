@@ -1,0 +1,1 @@
+"""The batch dialog and its progress view."""

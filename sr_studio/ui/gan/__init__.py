@@ -1,0 +1,1 @@
+"""The GAN tab and its sample grid."""

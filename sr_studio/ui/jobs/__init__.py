@@ -1,0 +1,1 @@
+"""Running core jobs off the GUI thread and showing their state."""

@@ -1,0 +1,1 @@
+"""The Models menu: import, manage, and what each model is for."""

@@ -1,0 +1,1 @@
+"""The Upscale tab: its toolbar, jobs, split view, overlays and save dialog."""
