@@ -228,3 +228,16 @@ def test_the_output_folder_follows_the_planning_rule(library, scans, tmp_path):
     assert files.output_folder() == scans
     chosen = BatchRequest((scans,), tmp_path / "out", DEFAULTS, entry)
     assert chosen.output_folder() == tmp_path / "out"
+
+
+def test_a_batch_prepares_the_network_once_not_once_per_file(library, scans, tmp_path, monkeypatch):
+    """Moving and casting a copy of the network costs more than a small picture's upscale (issue 17)."""
+    from sr_studio.core import engine
+
+    calls = []
+    prepare = engine.prepare_network
+    monkeypatch.setattr(engine, "prepare_network", lambda *args: calls.append(args) or prepare(*args))
+    jobs, _ = plan_batch([scans], tmp_path / "out", DEFAULTS, scale=2, model="smooth-x2")
+    report = run_job(batch_job(jobs, library.load("smooth-x2"), DEFAULTS, device="cpu", backend="torch"))
+    assert len(report.written) >= 2
+    assert len(calls) == 1

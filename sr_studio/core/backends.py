@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 
 BACKENDS = ("auto", "torch", "openvino")
 _noted: weakref.WeakKeyDictionary[nn.Module, set[str]] = weakref.WeakKeyDictionary()
+# Prepared copies of each loaded network, by device and precision; they go with the network.
+PreparedCopies = dict[tuple[str, str], "nn.Module"]
+_prepared: weakref.WeakKeyDictionary[nn.Module, PreparedCopies] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -96,10 +99,16 @@ def _choose(
 def torch_backend(
     network: nn.Module, device: torch.device, precision: str, note: str | None = None
 ) -> Backend:
-    """The network itself, prepared by the engine for `device` and `precision`."""
+    """The network itself, prepared by the engine for `device` and `precision`: once per loaded model,
+    not once per file of a batch (a copy moved to the device and cast, which costs more than a small
+    picture's upscale)."""
     from sr_studio.core import engine
 
-    return Backend("torch", engine.prepare_network(network, device, precision), note)
+    copies = _prepared.setdefault(network, {})
+    key = (str(device), precision)
+    if key not in copies:
+        copies[key] = engine.prepare_network(network, device, precision)
+    return Backend("torch", copies[key], note)
 
 
 def describe(request: str = "auto") -> str:
