@@ -40,7 +40,7 @@ bundle: $(STAMP)
 		packaging/sr-studio.spec
 
 bundle-check: bundle
-	QT_QPA_PLATFORM=offscreen $(BIN)/python packaging/check_install.py dist/sr-studio/sr-studio
+	QT_QPA_PLATFORM=offscreen $(BIN)/python packaging/check_install.py --expect-openvino dist/sr-studio/sr-studio
 
 # The sdist, and the wheel built from it (so the sdist is proved complete), then the wheel installed into a
 # fresh venv (with the pinned CPU torch) and checked like the bundle.

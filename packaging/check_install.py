@@ -12,6 +12,7 @@ start-up (`--version`, median of three). One line per check, exit status 0 when 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -83,6 +84,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("program", help="the installed executable: dist/sr-studio/sr-studio, or a venv's")
     parser.add_argument("--reference", default=str(Path(sys.executable).with_name("sr-studio")))
+    parser.add_argument("--expect-openvino", action="store_true", help="fail when OpenVINO does not run")
     args = parser.parse_args()
     program = str(Path(args.program).resolve())
     failures = 0
@@ -110,6 +112,20 @@ def main() -> int:
             raise AssertionError(f"models list lacks {missing}: {done.stderr.strip()[-200:]}")
         return "the four built-in models listed"
 
+    def openvino(folder: Path) -> str:
+        picture = test_picture(folder / "openvino.png")
+        command = [program, "upscale", str(picture), "-o", str(folder / "openvino_x4.png"), "--json"]
+        done, _ = run([*command, "--backend", "openvino", "--model", "srresnet-x4", "--device", "cpu"])
+        if done.returncode != 0:
+            raise AssertionError(f"upscale --backend openvino failed: {done.stderr.strip()[-300:]}")
+        result = json.loads(done.stdout)
+        used = result["results"][0] if "results" in result else result
+        if used.get("backend") != "openvino":
+            if args.expect_openvino:
+                raise AssertionError(f"OpenVINO did not run: {used.get('notes')}")
+            return f"not in this install, torch ran instead ({'; '.join(used.get('notes') or [])})"
+        return f"ran in {used.get('precision')}"
+
     def sample(folder: Path) -> str:
         done, _ = run([program, "sample", "-o", str(folder / "samples"), "-n", "2", "--device", "cpu"])
         written = sorted((folder / "samples").glob("*.png"))
@@ -123,6 +139,7 @@ def main() -> int:
         report("models", models)
         report("upscale", lambda: check_upscale(program, args.reference, folder))
         report("sample", lambda: sample(folder))
+        report("openvino", lambda: openvino(folder))
         report("window", lambda: check_window(program, folder))
     starts = [run([program, "--version"])[1] for _ in range(3)]
     print(f"start-up (--version), median of 3: {statistics.median(starts):.2f} s")
