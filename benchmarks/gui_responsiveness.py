@@ -522,13 +522,13 @@ def scenarios(
     if freeze:  # what the app could do once torch is in: leave start-up's objects out of every collection
         gc.freeze()
     measure("idle baseline (before)", None, lambda: None)
-    outcome = wait_for(window.jobEnded, lambda: window.open_file(photo))
+    outcome = wait_for(window.jobEnded, lambda: window.upscale_tab.open_file(photo))
     if outcome != ("finished",):
         raise RuntimeError(f"opening {photo} ended {outcome}")
     tab = window.gan_tab
     for _ in range(repeats):
         window.tabs.setCurrentIndex(0)
-        measure(f"(i) upscale {size}² ×4, SRResNet-16", window.jobEnded, window.upscale)
+        measure(f"(i) upscale {size}² ×4, SRResNet-16", window.jobEnded, window.upscale_tab.upscale)
 
         shutil.rmtree(folder / "batch_x4", ignore_errors=True)  # else the re-run skips every file
         window.open_batch_dialog(inputs=[batch_folder])

@@ -287,7 +287,7 @@ def save_grab(widget: QWidget, path: Path, max_bytes: int = MAX_BYTES) -> None:
 
 def zoom_on(window: MainWindow, point: tuple[float, float], zoom: float) -> None:
     """Zoom the split view to `zoom` with output pixel `point` at the centre, divider in the middle."""
-    view = window.view
+    view = window.upscale_tab.view
     view.set_divider(0.5)
     view.set_zoom(zoom)
     centre = view.image_point(QPointF(view.width() / 2, view.height() / 2))
@@ -295,11 +295,11 @@ def zoom_on(window: MainWindow, point: tuple[float, float], zoom: float) -> None
 
 
 def shoot_main(window: MainWindow, photo: Path, out: Path) -> None:
-    ended = wait_for(window.jobEnded, lambda: window.open_file(photo))
+    ended = wait_for(window.jobEnded, lambda: window.upscale_tab.open_file(photo))
     check(ended == ("finished",), f"opening {photo} ended {ended}")
-    ended = wait_for(window.jobEnded, window.upscale)
+    ended = wait_for(window.jobEnded, window.upscale_tab.upscale)
     check(ended == ("finished",), f"the upscale ended {ended}: {window.statusBar().currentMessage()}")
-    after = window.view.after
+    after = window.upscale_tab.view.after
     check(after is not None, "the upscale finished but the view shows no result")
     # The divider through the tiger's eye: the same fur and lashes on both sides.
     zoom_on(window, (after.width() * 0.725, after.height() * 0.47), 2.2)

@@ -342,18 +342,17 @@ def cmd_sample(args: argparse.Namespace) -> int:
         pictures = sampling.interpolate(
             model, seed_a, seed_b, args.frames, truncation=args.truncation, device=args.device
         )
-        names = [f"interp_{seed_a}_{seed_b}_{i:03d}.png" for i in range(len(pictures))]
+        names = [sampling.file_name(seed_a, i, seed_b) for i in range(len(pictures))]
     else:
         pictures = sampling.sample(
             model, args.count, args.seed, truncation=args.truncation, device=args.device
         )
-        names = [f"seed{args.seed}_{i:03d}.png" for i in range(len(pictures))]
+        names = [sampling.file_name(args.seed, i) for i in range(len(pictures))]
     if args.grid:
+        seed, seed_b = args.interpolate or (args.seed, None)
         columns = len(pictures) if args.interpolate else None
-        pictures, names = (
-            [*pictures, sampling.grid(pictures, columns)],
-            [*names, f"{Path(names[0]).stem}_grid.png"],
-        )
+        pictures = [*pictures, sampling.grid(pictures, columns)]
+        names = [*names, sampling.file_name(seed, None, seed_b)]
     for picture, name in zip(pictures, names, strict=True):
         save_image(picture, args.output / name, overwrite=args.overwrite)
     print(f"{len(pictures)} pictures written to {args.output}", file=sys.stderr)

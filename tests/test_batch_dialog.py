@@ -10,8 +10,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QMessageBox
 
+from sr_studio.core.estimate import eta_text
 from sr_studio.ui.batch.dialog import BatchDialog
-from sr_studio.ui.common import eta_text
 from sr_studio.ui.jobs import workers
 from tests.pictures import textured
 

@@ -189,7 +189,7 @@ def test_a_new_generate_cancels_the_running_one_and_ignores_its_results(qtbot, t
     qtbot.waitUntil(lambda: tab.job is None, timeout=TIMEOUT_MS)
     model = library.load("tiny-gan")
     assert same(tab.samples, sampling.sample(model, 16, 2))
-    assert tab.progress_bar.isHidden()
+    assert tab.jobs.bar.isHidden()
     stale = Generation(GenerationRequest("tiny-gan", gan_tab.GRID, 1), sampling.sample(model, 16, 1))
     with qtbot.assertNotEmitted(tab.samplesReady):
         first.finished.emit(stale)  # a result that raced its cancel changes nothing

@@ -30,7 +30,7 @@ def test_run_gui_shows_the_window_and_opens_the_file(qtbot, monkeypatch, tmp_pat
     assert len(shown) == 1
     window = shown[0]
     qtbot.addWidget(window)
-    qtbot.waitUntil(lambda: window.opened is not None)  # loaded by a real worker thread
+    qtbot.waitUntil(lambda: window.upscale_tab.opened is not None)  # loaded by a real worker thread
     assert "photo.png" in window.windowTitle()
     assert QApplication.instance().applicationName() == "SR Studio"
 

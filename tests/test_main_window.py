@@ -55,7 +55,7 @@ def choose(combo, data) -> None:
 
 def open_picture(qtbot, window: MainWindow, path: Path) -> None:
     with qtbot.waitSignal(window.jobEnded) as ended:
-        window.open_file(path)
+        window.upscale_tab.open_file(path)
     assert ended.args == ["finished"]
 
 
@@ -108,11 +108,11 @@ def test_dropping_an_image_file_shows_it(qtbot, make_window, photo, settings_fil
     with qtbot.waitSignal(window.jobEnded):
         event = drop(window, file_mime(photo))
     assert event.isAccepted()
-    before = window.view.before
+    before = window.upscale_tab.view.before
     assert before is not None and (before.width(), before.height()) == (34, 21)
     assert "photo.png" in window.windowTitle() and "34×21" in window.windowTitle()
-    assert window.size_label.text() == "34×21"
-    np.testing.assert_array_equal(window.opened.picture.pixels, load_image(photo).pixels)
+    assert window.upscale_tab.size_label.text() == "34×21"
+    np.testing.assert_array_equal(window.upscale_tab.opened.picture.pixels, load_image(photo).pixels)
     assert Settings.from_file(settings_file).recent_files == [str(photo)]
 
 
@@ -126,22 +126,22 @@ def test_a_bad_file_gives_one_status_line_naming_it(qtbot, make_window, tmp_path
     message = window.statusBar().currentMessage()
     assert "bad.png" in message and "not a picture" in message
     assert "\n" not in message and "Traceback" not in message
-    assert window.banner.text() == message
-    assert window.view.before is None and window.opened is None
-    assert window.upscale_action.isEnabled() is False
+    assert window.upscale_tab.banner.text() == message
+    assert window.upscale_tab.view.before is None and window.upscale_tab.opened is None
+    assert window.upscale_tab.upscale_action.isEnabled() is False
 
 
 def test_the_command_line_path_opens_at_start(qtbot, make_window, photo):
     window = make_window([str(photo)])  # synchronous: loaded before the constructor returns
-    assert window.opened is not None and window.opened.path == photo
-    assert window.upscale_action.isEnabled()
+    assert window.upscale_tab.opened is not None and window.upscale_tab.opened.path == photo
+    assert window.upscale_tab.upscale_action.isEnabled()
 
 
 def test_dropping_a_folder_or_several_files_opens_the_batch_dialog(qtbot, make_window, photo, monkeypatch):
     shown = []
     monkeypatch.setattr(BatchDialog, "show", lambda dialog: shown.append(dialog))
     window = make_window()
-    choose(window.model_combo, "smooth-x2")
+    choose(window.upscale_tab.toolbar.model_combo, "smooth-x2")
     drop(window, file_mime(photo.parent))
     assert shown == [window.batch_dialog]
     assert window.batch_dialog.input_paths() == [photo.parent]
@@ -152,7 +152,7 @@ def test_dropping_a_folder_or_several_files_opens_the_batch_dialog(qtbot, make_w
     drop(window, file_mime(photo, second))
     assert len(shown) == 2 and window.batch_dialog is shown[1]
     assert window.batch_dialog.input_paths() == [photo, second]
-    assert window.view.before is None  # nothing was opened in the view
+    assert window.upscale_tab.view.before is None  # nothing was opened in the view
 
     window.batch_action.trigger()  # File ▸ Batch…: an empty dialog with the current model
     assert len(shown) == 3 and window.batch_dialog.input_paths() == []
@@ -164,8 +164,8 @@ def test_pasting_an_image_from_the_clipboard(qtbot, make_window):
     QGuiApplication.clipboard().setImage(picture_to_qimage(Picture(pixels)))
     window = make_window()
     assert run(qtbot, window, window.paste) == "finished"
-    np.testing.assert_array_equal(window.opened.picture.pixels, pixels)
-    assert window.opened.path is None
+    np.testing.assert_array_equal(window.upscale_tab.opened.picture.pixels, pixels)
+    assert window.upscale_tab.opened.path is None
     assert "pasted" in window.windowTitle()
 
 
@@ -173,7 +173,7 @@ def test_pasting_file_urls_opens_the_file(qtbot, make_window, photo):
     QGuiApplication.clipboard().setMimeData(file_mime(photo))
     window = make_window()
     assert run(qtbot, window, window.paste) == "finished"
-    assert window.opened.path == photo
+    assert window.upscale_tab.opened.path == photo
 
 
 def test_recent_files_menu_lists_and_reopens(qtbot, make_window, photo, tmp_path):
@@ -190,7 +190,7 @@ def test_recent_files_menu_lists_and_reopens(qtbot, make_window, photo, tmp_path
 
     with qtbot.waitSignal(window.jobEnded):
         actions[1].trigger()
-    assert window.opened.path == photo
+    assert window.upscale_tab.opened.path == photo
     window.recent_menu.aboutToShow.emit()
     assert window.recent_menu.actions()[0].data() == str(photo)
 
@@ -201,17 +201,20 @@ def test_recent_files_menu_lists_and_reopens(qtbot, make_window, photo, tmp_path
 def test_upscale_shows_exactly_the_core_result(qtbot, make_window, library, photo):
     window = make_window()
     open_picture(qtbot, window, photo)
-    choose(window.model_combo, "smooth-x2")
-    choose(window.device_combo, "cpu")
-    assert run(qtbot, window, window.upscale) == "finished"
+    choose(window.upscale_tab.toolbar.model_combo, "smooth-x2")
+    choose(window.upscale_tab.toolbar.device_combo, "cpu")
+    assert run(qtbot, window, window.upscale_tab.upscale) == "finished"
 
     expected = upscale(load_image(photo), library.load("smooth-x2"), device="cpu").picture.pixels
-    np.testing.assert_array_equal(window.result.picture.pixels, expected)
-    np.testing.assert_array_equal(qimage_to_picture(window.view.after).pixels, expected)
-    assert window.result.device == "cpu"
-    assert "34×21 → 68×42" in window.size_label.text()
-    assert "cpu" in window.run_label.text() and window.result.precision in window.run_label.text()
-    assert window.save_action.isEnabled()
+    np.testing.assert_array_equal(window.upscale_tab.result.picture.pixels, expected)
+    np.testing.assert_array_equal(qimage_to_picture(window.upscale_tab.view.after).pixels, expected)
+    assert window.upscale_tab.result.device == "cpu"
+    assert "34×21 → 68×42" in window.upscale_tab.size_label.text()
+    assert (
+        "cpu" in window.upscale_tab.run_label.text()
+        and window.upscale_tab.result.precision in window.upscale_tab.run_label.text()
+    )
+    assert window.upscale_tab.save_action.isEnabled()
 
 
 def test_max_quality_upscales_with_the_self_ensemble_and_is_remembered(
@@ -219,13 +222,13 @@ def test_max_quality_upscales_with_the_self_ensemble_and_is_remembered(
 ):
     window = make_window()
     open_picture(qtbot, window, photo)
-    choose(window.model_combo, "tiny-x2")
-    choose(window.device_combo, "cpu")
+    choose(window.upscale_tab.toolbar.model_combo, "tiny-x2")
+    choose(window.upscale_tab.toolbar.device_combo, "cpu")
     window.upscale_tab.ensemble_action.trigger()
-    assert run(qtbot, window, window.upscale) == "finished"
+    assert run(qtbot, window, window.upscale_tab.upscale) == "finished"
     expected = upscale(load_image(photo), library.load("tiny-x2"), device="cpu", ensemble=True)
-    np.testing.assert_array_equal(window.result.picture.pixels, expected.picture.pixels)
-    assert window.result.ensemble and "max quality" in window.run_label.text()
+    np.testing.assert_array_equal(window.upscale_tab.result.picture.pixels, expected.picture.pixels)
+    assert window.upscale_tab.result.ensemble and "max quality" in window.upscale_tab.run_label.text()
     assert Settings.from_file(settings_file).upscale_ensemble is True
 
 
@@ -233,8 +236,8 @@ def test_cancel_stops_a_running_upscale_and_the_window_stays_usable(qtbot, make_
     settings = Settings.from_file(tmp_path / "cancel.ini")
     settings.upscale_tile = "16"  # hundreds of tiles: the job is still running when the cancel arrives
     window = make_window(pool=None, settings=settings)
-    choose(window.model_combo, "tiny-x2")
-    choose(window.device_combo, "cpu")
+    choose(window.upscale_tab.toolbar.model_combo, "tiny-x2")
+    choose(window.upscale_tab.toolbar.device_combo, "cpu")
     open_picture(qtbot, window, big_photo(tmp_path))
 
     tiles = []
@@ -242,19 +245,19 @@ def test_cancel_stops_a_running_upscale_and_the_window_stays_usable(qtbot, make_
     def cancel_on_first_tile(event):
         if event.stage == "colour" and not tiles:
             tiles.append(event)
-            window.cancel()
+            window.upscale_tab.cancel()
 
     window.jobProgress.connect(cancel_on_first_tile)
-    assert run(qtbot, window, window.upscale, timeout=20000) == "cancelled"
+    assert run(qtbot, window, window.upscale_tab.upscale, timeout=20000) == "cancelled"
     assert tiles and tiles[0].done < tiles[0].total
-    assert window.result is None and window.view.after is None
-    assert not window.busy and not window.cancel_action.isEnabled()
-    assert window.upscale_action.isEnabled() and window.preview_action.isEnabled()
+    assert window.upscale_tab.result is None and window.upscale_tab.view.after is None
+    assert not window.upscale_tab.busy and not window.upscale_tab.cancel_action.isEnabled()
+    assert window.upscale_tab.upscale_action.isEnabled() and window.upscale_tab.preview_action.isEnabled()
     assert window.statusBar().currentMessage() == "Cancelled"
 
     settings.upscale_tile = "none"
-    assert run(qtbot, window, window.upscale, timeout=20000) == "finished"
-    assert window.result.picture.width == 640
+    assert run(qtbot, window, window.upscale_tab.upscale, timeout=20000) == "finished"
+    assert window.upscale_tab.result.picture.width == 640
 
 
 @pytest.mark.parametrize("error", [RuntimeError("boom"), MemoryError(), KeyError("tile")])
@@ -271,33 +274,37 @@ def test_any_worker_failure_is_one_line_and_the_window_stays_usable(
 
     window = make_window()
     open_picture(qtbot, window, photo)
-    choose(window.model_combo, "smooth-x2")
-    choose(window.device_combo, "cpu")
+    choose(window.upscale_tab.toolbar.model_combo, "smooth-x2")
+    choose(window.upscale_tab.toolbar.device_combo, "cpu")
     monkeypatch.setattr(upscale_jobs, "upscale_job", failing)
-    assert run(qtbot, window, window.upscale) == "failed"
+    assert run(qtbot, window, window.upscale_tab.upscale) == "failed"
     message = window.statusBar().currentMessage()
     assert message and "\n" not in message and "Traceback" not in message
-    assert not window.busy and window.upscale_action.isEnabled() and window.preview_action.isEnabled()
+    assert (
+        not window.upscale_tab.busy
+        and window.upscale_tab.upscale_action.isEnabled()
+        and window.upscale_tab.preview_action.isEnabled()
+    )
 
     monkeypatch.setattr(upscale_jobs, "upscale_job", real)
-    assert run(qtbot, window, window.upscale) == "finished"
-    assert window.result.picture.width == 68
+    assert run(qtbot, window, window.upscale_tab.upscale) == "finished"
+    assert window.upscale_tab.result.picture.width == 68
 
 
 def test_closing_the_window_cancels_the_running_upscale(qtbot, make_window, tmp_path):
     settings = Settings.from_file(tmp_path / "close.ini")
     settings.upscale_tile = "16"
     window = make_window(pool=None, settings=settings)
-    choose(window.model_combo, "tiny-x2")
-    choose(window.device_combo, "cpu")
+    choose(window.upscale_tab.toolbar.model_combo, "tiny-x2")
+    choose(window.upscale_tab.toolbar.device_combo, "cpu")
     open_picture(qtbot, window, big_photo(tmp_path))
     window.show()
     with qtbot.waitSignal(window.jobEnded, timeout=20000) as ended:
         with qtbot.waitSignal(window.jobProgress):
-            window.upscale()
+            window.upscale_tab.upscale()
         window.close()
     assert ended.args == ["cancelled"]
-    assert window.result is None
+    assert window.upscale_tab.result is None
 
 
 def test_preview_upscales_only_the_visible_region(qtbot, make_window, library, tmp_path):
@@ -308,16 +315,16 @@ def test_preview_upscales_only_the_visible_region(qtbot, make_window, library, t
     window.show()
     qtbot.waitExposed(window)
     open_picture(qtbot, window, path)
-    choose(window.model_combo, "smooth-x2")
-    choose(window.device_combo, "cpu")
-    window.view.set_zoom(6.0)  # about a quarter of the picture on screen
-    assert run(qtbot, window, window.preview) == "finished"
+    choose(window.upscale_tab.toolbar.model_combo, "smooth-x2")
+    choose(window.upscale_tab.toolbar.device_combo, "cpu")
+    window.upscale_tab.view.set_zoom(6.0)  # about a quarter of the picture on screen
+    assert run(qtbot, window, window.upscale_tab.preview) == "finished"
 
-    previewed = window.previewed
+    previewed = window.upscale_tab.previewed
     region = previewed.region
-    assert window.view.preview is previewed.image
+    assert window.upscale_tab.view.preview is previewed.image
     assert 0 < region.width() * region.height() < 240 * 180  # a part of the ×2 output, not all of it
-    visible = window.view.visible_region()
+    visible = window.upscale_tab.view.visible_region()
     assert region.contains(visible.toAlignedRect().center())
     # With the receptive radius as context, the preview's pixels are exactly the full upscale's there.
     full = upscale(load_image(path), library.load("smooth-x2"), device="cpu").picture.pixels
@@ -337,18 +344,18 @@ def test_preview_crop_keeps_at_most_256_pixels_a_side_around_the_centre_and_pads
 def test_compare_shows_model_a_left_and_b_right(qtbot, make_window, photo):
     window = make_window()
     open_picture(qtbot, window, photo)
-    choose(window.model_combo, "tiny-x2")
-    window.compare_menu.aboutToShow.emit()
-    names = [action.data() for action in window.compare_menu.actions()]
+    choose(window.upscale_tab.toolbar.model_combo, "tiny-x2")
+    window.upscale_tab.toolbar.compare_menu.aboutToShow.emit()
+    names = [action.data() for action in window.upscale_tab.toolbar.compare_menu.actions()]
     assert names == ["smooth-x2"]
     with qtbot.waitSignal(window.jobEnded):
-        window.compare_menu.actions()[0].trigger()
-    assert (window.view.before.width(), window.view.after.width()) == (68, 68)
-    assert window.view._labels == ("A: tiny-x2", "B: smooth-x2")
-    assert window.result.model == "tiny-x2"
+        window.upscale_tab.toolbar.compare_menu.actions()[0].trigger()
+    assert (window.upscale_tab.view.before.width(), window.upscale_tab.view.after.width()) == (68, 68)
+    assert window.upscale_tab.view._labels == ("A: tiny-x2", "B: smooth-x2")
+    assert window.upscale_tab.result.model == "tiny-x2"
     assert (
-        qimage_to_picture(window.view.before).pixels.tolist()
-        != qimage_to_picture(window.view.after).pixels.tolist()
+        qimage_to_picture(window.upscale_tab.view.before).pixels.tolist()
+        != qimage_to_picture(window.upscale_tab.view.after).pixels.tolist()
     )
 
 
@@ -359,8 +366,8 @@ def test_a_gan_sample_is_upscaled_in_the_upscale_tab(qtbot, make_window):
     with qtbot.waitSignal(window.jobEnded):
         window.gan_tab.upscaleRequested.emit(sample)
     assert window.tabs.currentIndex() == 0
-    np.testing.assert_array_equal(window.opened.picture.pixels, sample.pixels)
-    assert window.result is not None and window.result.picture.width == 64
+    np.testing.assert_array_equal(window.upscale_tab.opened.picture.pixels, sample.pixels)
+    assert window.upscale_tab.result is not None and window.upscale_tab.result.picture.width == 64
 
 
 def test_progress_text_says_tile_and_time_left():
@@ -377,8 +384,8 @@ def test_progress_text_says_tile_and_time_left():
 def test_save_writes_the_result_and_never_overwrites_without_asking(qtbot, make_window, photo, monkeypatch):
     window = make_window()
     open_picture(qtbot, window, photo)
-    choose(window.model_combo, "smooth-x2")
-    run(qtbot, window, window.upscale)
+    choose(window.upscale_tab.toolbar.model_combo, "smooth-x2")
+    run(qtbot, window, window.upscale_tab.upscale)
 
     target = photo.parent / "chosen.png"
     offered = []
@@ -392,19 +399,19 @@ def test_save_writes_the_result_and_never_overwrites_without_asking(qtbot, make_
     answer = [QMessageBox.StandardButton.No]
     monkeypatch.setattr(QMessageBox, "question", lambda *args, **kwargs: questions.append(args) or answer[0])
 
-    assert run(qtbot, window, window.save) == "finished"
+    assert run(qtbot, window, window.upscale_tab.save) == "finished"
     assert offered[0] == (str(photo.parent / default_save_name("photo", 2, "png")), SAVE_FILTERS["png"])
-    np.testing.assert_array_equal(load_image(target).pixels, window.result.picture.pixels)
+    np.testing.assert_array_equal(load_image(target).pixels, window.upscale_tab.result.picture.pixels)
     assert questions == []
 
     target.write_bytes(b"precious")
-    window.save_as()
+    window.upscale_tab.save_as()
     assert len(questions) == 1 and target.read_bytes() == b"precious"
     assert window.statusBar().currentMessage() == "Not saved"
 
     answer[0] = QMessageBox.StandardButton.Yes
-    assert run(qtbot, window, window.save_as) == "finished"
-    np.testing.assert_array_equal(load_image(target).pixels, window.result.picture.pixels)
+    assert run(qtbot, window, window.upscale_tab.save_as) == "finished"
+    np.testing.assert_array_equal(load_image(target).pixels, window.upscale_tab.result.picture.pixels)
 
 
 def test_save_as_jpeg_asks_for_quality_and_remembers_format(
@@ -412,11 +419,11 @@ def test_save_as_jpeg_asks_for_quality_and_remembers_format(
 ):
     window = make_window()
     open_picture(qtbot, window, photo)
-    run(qtbot, window, window.upscale)
+    run(qtbot, window, window.upscale_tab.upscale)
     target = photo.parent / "out"  # no extension: the chosen filter's is added
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args: (str(target), SAVE_FILTERS["jpg"]))
     monkeypatch.setattr(QInputDialog, "getInt", lambda *args: (70, True))
-    assert run(qtbot, window, window.save_as) == "finished"
+    assert run(qtbot, window, window.upscale_tab.save_as) == "finished"
     assert Image.open(photo.parent / "out.jpg").format == "JPEG"
     settings = Settings.from_file(settings_file)
     assert (settings.output_format, settings.output_quality) == ("jpg", 70)
@@ -425,7 +432,7 @@ def test_save_as_jpeg_asks_for_quality_and_remembers_format(
 
 def test_save_without_a_result_says_so(qtbot, make_window):
     window = make_window()
-    window.save()
+    window.upscale_tab.save()
     assert "nothing to save" in window.statusBar().currentMessage()
 
 
@@ -434,17 +441,17 @@ def test_save_without_a_result_says_so(qtbot, make_window):
 
 def test_settings_survive_closing_and_reopening(qtbot, make_window, settings_file):
     window = make_window()
-    choose(window.model_combo, "smooth-x2")
-    choose(window.device_combo, "cpu")
-    window.side_by_side_action.trigger()
-    window.smooth_action.trigger()
+    choose(window.upscale_tab.toolbar.model_combo, "smooth-x2")
+    choose(window.upscale_tab.toolbar.device_combo, "cpu")
+    window.upscale_tab.side_by_side_action.trigger()
+    window.upscale_tab.smooth_action.trigger()
     window.close()
 
     again = make_window()
-    assert again.current_model() == "smooth-x2"
-    assert again.current_device() == "cpu"
-    assert again.view.mode == "side_by_side" and again.side_by_side_action.isChecked()
-    assert again.view.smooth_before is False and not again.smooth_action.isChecked()
+    assert again.upscale_tab.current_model() == "smooth-x2"
+    assert again.upscale_tab.current_device() == "cpu"
+    assert again.upscale_tab.view.mode == "side_by_side" and again.upscale_tab.side_by_side_action.isChecked()
+    assert again.upscale_tab.view.smooth_before is False and not again.upscale_tab.smooth_action.isChecked()
     assert Settings.from_file(settings_file).window_geometry  # the geometry was kept too
 
 
@@ -457,26 +464,34 @@ def test_without_upscaling_models_the_window_says_how_to_get_one(qtbot, tmp_path
         pool=workers.SynchronousPool(),
     )
     qtbot.addWidget(window)
-    assert window.opened is not None
-    assert not window.model_combo.isEnabled() and not window.upscale_action.isEnabled()
-    window.upscale()
+    assert window.upscale_tab.opened is not None
+    assert (
+        not window.upscale_tab.toolbar.model_combo.isEnabled()
+        and not window.upscale_tab.upscale_action.isEnabled()
+    )
+    window.upscale_tab.upscale()
     assert "sr-studio models import" in window.statusBar().currentMessage()
-    assert window.result is None
+    assert window.upscale_tab.result is None
 
 
 def test_scale_filter_limits_the_model_list(qtbot, make_window):
     window = make_window()
-    assert [window.scale_combo.itemData(i) for i in range(window.scale_combo.count())] == [0, 2]
-    choose(window.scale_combo, 2)
-    assert window.model_combo.count() == 2
-    text = window.model_combo.itemText(window.model_combo.findData("smooth-x2"))
+    assert [
+        window.upscale_tab.toolbar.scale_combo.itemData(i)
+        for i in range(window.upscale_tab.toolbar.scale_combo.count())
+    ] == [0, 2]
+    choose(window.upscale_tab.toolbar.scale_combo, 2)
+    assert window.upscale_tab.toolbar.model_combo.count() == 2
+    text = window.upscale_tab.toolbar.model_combo.itemText(
+        window.upscale_tab.toolbar.model_combo.findData("smooth-x2")
+    )
     assert text == "smooth-x2 ×2 — bilinear ×2 in MSRResNet's clothing"
 
 
 def test_reset_asks_then_restores_defaults(qtbot, make_window, monkeypatch, settings_file):
     window = make_window()
-    choose(window.device_combo, "cpu")
-    window.side_by_side_action.trigger()
+    choose(window.upscale_tab.toolbar.device_combo, "cpu")
+    window.upscale_tab.side_by_side_action.trigger()
     monkeypatch.setattr(QMessageBox, "question", lambda *args: QMessageBox.StandardButton.No)
     window.reset_settings()
     assert Settings.from_file(settings_file).device == "cpu"
@@ -484,8 +499,8 @@ def test_reset_asks_then_restores_defaults(qtbot, make_window, monkeypatch, sett
     monkeypatch.setattr(QMessageBox, "question", lambda *args: QMessageBox.StandardButton.Yes)
     window.reset_settings()
     assert Settings.from_file(settings_file).device == "auto"
-    assert window.current_device() == "auto"
-    assert window.view.mode == "split" and not window.side_by_side_action.isChecked()
+    assert window.upscale_tab.current_device() == "auto"
+    assert window.upscale_tab.view.mode == "split" and not window.upscale_tab.side_by_side_action.isChecked()
 
 
 def test_devices_are_listed_after_the_window_shows(qtbot, make_window):
@@ -493,7 +508,7 @@ def test_devices_are_listed_after_the_window_shows(qtbot, make_window):
     assert window.devices == []
     window.show()
     qtbot.waitUntil(lambda: "cpu" in window.devices)
-    assert window.device_combo.findData("cpu") >= 0
+    assert window.upscale_tab.toolbar.device_combo.findData("cpu") >= 0
 
 
 # --------------------------------------------------------------------------------------------- about

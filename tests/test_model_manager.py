@@ -80,14 +80,21 @@ def cells(dialog: ModelManagerDialog, name: str) -> dict[str, str]:
 def test_import_through_the_menu_lists_and_selects_the_model(window, monkeypatch, tmp_path, library):
     path = weights_file(tmp_path, "My Upscaler x4")
     choose_files(monkeypatch, path)
-    window.scale_combo.setCurrentIndex(window.scale_combo.findData(2))  # a filter that hides ×4
+    window.upscale_tab.toolbar.scale_combo.setCurrentIndex(
+        window.upscale_tab.toolbar.scale_combo.findData(2)
+    )  # a filter that hides ×4
 
     window.models_menu.import_action.trigger()
 
-    assert "my-upscaler-x4" in model_names(window.model_combo)
-    assert window.current_model() == "my-upscaler-x4"
-    assert [window.scale_combo.itemData(i) for i in range(window.scale_combo.count())] == [0, 2, 4]
-    tip = window.model_combo.itemData(window.model_combo.currentIndex(), Qt.ItemDataRole.ToolTipRole)
+    assert "my-upscaler-x4" in model_names(window.upscale_tab.toolbar.model_combo)
+    assert window.upscale_tab.current_model() == "my-upscaler-x4"
+    assert [
+        window.upscale_tab.toolbar.scale_combo.itemData(i)
+        for i in range(window.upscale_tab.toolbar.scale_combo.count())
+    ] == [0, 2, 4]
+    tip = window.upscale_tab.toolbar.model_combo.itemData(
+        window.upscale_tab.toolbar.model_combo.currentIndex(), Qt.ItemDataRole.ToolTipRole
+    )
     assert "×4" in tip and "msrresnet" in tip and "your model" in tip
     card = library.find("my-upscaler-x4").card
     assert (card.architecture, card.scale, card.source) == ("msrresnet", 4, str(path.resolve()))
@@ -107,7 +114,7 @@ def test_a_name_clash_asks_for_another_name(window, monkeypatch, tmp_path, libra
     assert len(asked) == 3
     assert library.find("smooth-mine").card.source == str(path.resolve())
     assert [e.name for e in library.entries() if e.name.startswith("smooth")] == ["smooth-mine", "smooth-x2"]
-    assert window.current_model() == "smooth-mine"
+    assert window.upscale_tab.current_model() == "smooth-mine"
 
 
 def test_a_broken_file_gives_one_line_naming_it_and_the_rest_still_import(window, monkeypatch, tmp_path):
@@ -118,11 +125,11 @@ def test_a_broken_file_gives_one_line_naming_it_and_the_rest_still_import(window
 
     window.models_menu.import_action.trigger()
 
-    assert "good" in model_names(window.model_combo)
+    assert "good" in model_names(window.upscale_tab.toolbar.model_combo)
     message = window.statusBar().currentMessage()
     assert "bad.pth" in message and message.startswith("Cannot import")
     assert "\n" not in message and "Traceback" not in message
-    assert window.banner.text() == message
+    assert window.upscale_tab.banner.text() == message
 
 
 def test_dropping_weights_imports_them_and_pictures_still_open(qtbot, window, tmp_path, photo):
@@ -130,14 +137,18 @@ def test_dropping_weights_imports_them_and_pictures_still_open(qtbot, window, tm
     with qtbot.waitSignal(window.jobEnded):  # the picture opens as before
         event = drop(window, file_mime(path, photo))
     assert event.isAccepted()
-    assert "dropped-x4" in model_names(window.model_combo)
-    assert window.opened is not None and window.opened.name == "photo.png"
+    assert "dropped-x4" in model_names(window.upscale_tab.toolbar.model_combo)
+    assert window.upscale_tab.opened is not None and window.upscale_tab.opened.name == "photo.png"
 
 
 def test_dropping_only_weights_opens_no_picture(window, tmp_path):
     event = drop(window, file_mime(weights_file(tmp_path, "alone")))
     assert event.isAccepted()
-    assert window.current_model() == "alone" and window.opened is None and window.batch_dialog is None
+    assert (
+        window.upscale_tab.current_model() == "alone"
+        and window.upscale_tab.opened is None
+        and window.batch_dialog is None
+    )
 
 
 def test_split_weights_keeps_pictures_and_folders_apart(tmp_path):
@@ -197,14 +208,16 @@ def test_remove_asks_then_deletes_a_user_model_and_the_pickers_follow(window, mo
     assert dialog.remove_button.isEnabled()
 
     dialog.remove_button.click()  # "no": nothing happens
-    assert window.library.find("smooth-x2") and "smooth-x2" in model_names(window.model_combo)
+    assert window.library.find("smooth-x2") and "smooth-x2" in model_names(
+        window.upscale_tab.toolbar.model_combo
+    )
     dialog.remove_button.click()
 
     assert asked == ["smooth-x2", "smooth-x2"]
     with pytest.raises(ModelError, match="no model named"):
         window.library.find("smooth-x2")
-    assert "smooth-x2" not in model_names(window.model_combo)
-    assert window.current_model() in model_names(window.model_combo)
+    assert "smooth-x2" not in model_names(window.upscale_tab.toolbar.model_combo)
+    assert window.upscale_tab.current_model() in model_names(window.upscale_tab.toolbar.model_combo)
     assert "smooth-x2" not in [entry.name for entry in dialog.entries]
 
 

@@ -58,8 +58,8 @@ def add_x4(library, *, name="faithful-x4", builtin=False, recipe=None, descripti
 
 def outline_colours(window: MainWindow) -> list:
     """What the view paints along the preview's outline (the middle of its left and top edges)."""
-    (outline,) = window.view.preview_outline()
-    image = window.view.grab().toImage()
+    (outline,) = window.upscale_tab.view.preview_outline()
+    image = window.upscale_tab.view.grab().toImage()
     middle = outline.center()
     return [
         image.pixelColor(round(x) + d, round(y) + d)
@@ -79,31 +79,36 @@ def test_preview_outlines_its_region_and_says_how_big_it_is(qtbot, make_window, 
     window.show()
     qtbot.waitExposed(window)
     open_picture(qtbot, window, big_photo(tmp_path, side=320))  # fitted: all 320² pixels on screen
-    choose(window.model_combo, "smooth-x2")
-    choose(window.device_combo, "cpu")
-    tip = window.preview_action.toolTip()
+    choose(window.upscale_tab.toolbar.model_combo, "smooth-x2")
+    choose(window.upscale_tab.toolbar.device_combo, "cpu")
+    tip = window.upscale_tab.preview_action.toolTip()
     assert "256×256 input pixels" in tip and "outlined" in tip and "middle of what the view shows" in tip
 
-    assert run(qtbot, window, window.preview) == "finished"
+    assert run(qtbot, window, window.upscale_tab.preview) == "finished"
     message = window.statusBar().currentMessage()
     assert message.startswith("Preview: 256×256 input pixels at the centre of the view")
     assert "smooth-x2" in message
-    assert window.previewed.region.size().width() == 512
+    assert window.upscale_tab.previewed.region.size().width() == 512
     assert any(colour.name() == OUTLINE_COLOUR.name() for colour in outline_colours(window))
 
 
 def test_the_status_bar_names_the_previews_model_not_the_last_results(qtbot, make_window, photo):
     window = make_window()
     open_picture(qtbot, window, photo)
-    choose(window.model_combo, "smooth-x2")
-    run(qtbot, window, window.upscale)
-    assert "smooth-x2" in window.run_label.text() and "→" in window.size_label.text()
+    choose(window.upscale_tab.toolbar.model_combo, "smooth-x2")
+    run(qtbot, window, window.upscale_tab.upscale)
+    assert "smooth-x2" in window.upscale_tab.run_label.text() and "→" in window.upscale_tab.size_label.text()
 
-    choose(window.model_combo, "tiny-x2")
-    assert run(qtbot, window, window.preview) == "finished"
-    assert "tiny-x2" in window.run_label.text() and "smooth-x2" not in window.run_label.text()
-    assert window.size_label.text() == "34×21"  # the view shows the picture and a preview, no result
-    assert window.view._labels == ("Before", "Preview: tiny-x2")
+    choose(window.upscale_tab.toolbar.model_combo, "tiny-x2")
+    assert run(qtbot, window, window.upscale_tab.preview) == "finished"
+    assert (
+        "tiny-x2" in window.upscale_tab.run_label.text()
+        and "smooth-x2" not in window.upscale_tab.run_label.text()
+    )
+    assert (
+        window.upscale_tab.size_label.text() == "34×21"
+    )  # the view shows the picture and a preview, no result
+    assert window.upscale_tab.view._labels == ("Before", "Preview: tiny-x2")
     assert "all the view shows" in window.statusBar().currentMessage()
 
 
@@ -123,9 +128,9 @@ def test_a_huge_upscale_is_asked_about_first(qtbot, make_window, library, photo,
     window.settings.large_job_mp = 0.01  # 34×21 at ×4 is 0.011 megapixels
     monkeypatch.setattr(window.upscale_tab, "ask_large_job", ask)
     open_picture(qtbot, window, photo)
-    choose(window.model_combo, "faithful-x4")
-    window.upscale()  # cancelled: no job starts
-    assert window.result is None and not window.busy
+    choose(window.upscale_tab.toolbar.model_combo, "faithful-x4")
+    window.upscale_tab.upscale()  # cancelled: no job starts
+    assert window.upscale_tab.result is None and not window.upscale_tab.busy
     assert window.statusBar().currentMessage() == "Not upscaled"
     estimate, name, smaller = asked[0]
     assert (estimate.width, estimate.height, name) == (136, 84, "faithful-x4")
@@ -133,25 +138,27 @@ def test_a_huge_upscale_is_asked_about_first(qtbot, make_window, library, photo,
     assert smaller == "smooth-x2"  # a ×2 model exists: it is offered
 
     answer[0] = large_job.SMALLER
-    assert run(qtbot, window, window.upscale) == "finished"
-    assert window.result.model == "smooth-x2" and window.result.scale == 2
-    assert window.current_model() == "smooth-x2"  # the model box says what ran
+    assert run(qtbot, window, window.upscale_tab.upscale) == "finished"
+    assert window.upscale_tab.result.model == "smooth-x2" and window.upscale_tab.result.scale == 2
+    assert window.upscale_tab.current_model() == "smooth-x2"  # the model box says what ran
 
     answer[0] = large_job.GO
     asked.clear()
-    choose(window.model_combo, "faithful-x4")
-    assert run(qtbot, window, window.upscale) == "finished"
-    assert window.result.scale == 4 and len(asked) == 1
+    choose(window.upscale_tab.toolbar.model_combo, "faithful-x4")
+    assert run(qtbot, window, window.upscale_tab.upscale) == "finished"
+    assert window.upscale_tab.result.scale == 4 and len(asked) == 1
 
-    choose(window.model_combo, "tiny-x2")  # 0.003 megapixels: below the line, nothing asked
-    assert run(qtbot, window, window.upscale) == "finished"
+    choose(
+        window.upscale_tab.toolbar.model_combo, "tiny-x2"
+    )  # 0.003 megapixels: below the line, nothing asked
+    assert run(qtbot, window, window.upscale_tab.upscale) == "finished"
     assert len(asked) == 1
 
     never = next(a for a in window.large_job_group.actions() if a.text() == "Never")
     never.trigger()  # Settings ▸ Ask before large outputs ▸ Never
     assert window.settings.large_job_mp == 0
-    choose(window.model_combo, "faithful-x4")
-    assert run(qtbot, window, window.upscale) == "finished"
+    choose(window.upscale_tab.toolbar.model_combo, "faithful-x4")
+    assert run(qtbot, window, window.upscale_tab.upscale) == "finished"
     assert len(asked) == 1
 
 
@@ -171,8 +178,8 @@ def test_after_a_compare_save_asks_which_result_and_both_makes_two_named_files(
 ):
     window = make_window()
     open_picture(qtbot, window, photo)
-    choose(window.model_combo, "tiny-x2")
-    run(qtbot, window, window.compare, "smooth-x2")
+    choose(window.upscale_tab.toolbar.model_combo, "tiny-x2")
+    run(qtbot, window, window.upscale_tab.compare, "smooth-x2")
     a, b = window.upscale_tab.compared.a.result, window.upscale_tab.compared.b.result
     answers, offered = ["B"], []
     monkeypatch.setattr(window.upscale_tab, "ask_which_result", lambda model_a, model_b: answers[0])
@@ -182,7 +189,7 @@ def test_after_a_compare_save_asks_which_result_and_both_makes_two_named_files(
         return str(photo.parent / Path(directory).name), SAVE_FILTERS["png"]
 
     monkeypatch.setattr(QFileDialog, "getSaveFileName", dialog)
-    assert run(qtbot, window, window.save_as) == "finished"
+    assert run(qtbot, window, window.upscale_tab.save_as) == "finished"
     assert offered[-1].name == "photo_x2_smooth-x2.png"  # named after the model it holds
     np.testing.assert_array_equal(
         load_image(photo.parent / "photo_x2_smooth-x2.png").pixels, b.picture.pixels
@@ -193,7 +200,7 @@ def test_after_a_compare_save_asks_which_result_and_both_makes_two_named_files(
     monkeypatch.setattr(
         QMessageBox, "question", lambda *args: questions.append(args) or QMessageBox.StandardButton.Yes
     )
-    assert run(qtbot, window, window.save_as) == "finished"
+    assert run(qtbot, window, window.upscale_tab.save_as) == "finished"
     assert len(questions) == 1 and "photo_x2_smooth-x2.png already exists" in questions[0][2]
     assert offered[-1].name == "photo_x2.png"
     for result in (a, b):
@@ -202,7 +209,7 @@ def test_after_a_compare_save_asks_which_result_and_both_makes_two_named_files(
     assert not (photo.parent / "photo_x2.png").exists()
 
     answers[0] = None
-    window.save_as()
+    window.upscale_tab.save_as()
     assert window.statusBar().currentMessage() == "Not saved"
 
 
@@ -211,41 +218,46 @@ def test_the_gan_tab_shows_nothing_about_the_upscale(qtbot, make_window, photo):
     window.show()
     qtbot.waitExposed(window)
     open_picture(qtbot, window, photo)
-    run(qtbot, window, window.upscale)
-    assert window.run_label.isVisible() and window.size_label.isVisible()
+    run(qtbot, window, window.upscale_tab.upscale)
+    assert window.upscale_tab.run_label.isVisible() and window.upscale_tab.size_label.isVisible()
 
     window.tabs.setCurrentWidget(window.gan_tab)
-    assert not window.run_label.isVisible() and not window.size_label.isVisible()
+    assert not window.upscale_tab.run_label.isVisible() and not window.upscale_tab.size_label.isVisible()
     assert not window.upscale_tab.jobs.isVisible()
     assert window.statusBar().currentMessage() == ""
     window.upscale_tab.statusMessage.emit("Upscaled ×2 with tiny-x2", 8000)  # a late upscale message
     assert window.statusBar().currentMessage() == ""
 
     window.tabs.setCurrentWidget(window.upscale_tab)
-    assert window.run_label.isVisible() and window.result.model in window.run_label.text()
+    assert (
+        window.upscale_tab.run_label.isVisible()
+        and window.upscale_tab.result.model in window.upscale_tab.run_label.text()
+    )
 
 
 def test_a_running_job_keeps_the_old_result_visible_dimmed(qtbot, make_window, photo, tmp_path):
     settings = Settings.from_file(tmp_path / "threads.ini")
     window = make_window(pool=None, settings=settings)  # real worker threads
     open_picture(qtbot, window, photo)
-    choose(window.model_combo, "smooth-x2")
-    choose(window.device_combo, "cpu")
-    assert run(qtbot, window, window.upscale, timeout=20000) == "finished"
-    old = window.view.after
+    choose(window.upscale_tab.toolbar.model_combo, "smooth-x2")
+    choose(window.upscale_tab.toolbar.device_combo, "cpu")
+    assert run(qtbot, window, window.upscale_tab.upscale, timeout=20000) == "finished"
+    old = window.upscale_tab.view.after
 
     seen = []
-    window.jobProgress.connect(lambda event: seen.append((window.view.after, window.view.dimmed)))
-    choose(window.model_combo, "tiny-x2")
+    window.jobProgress.connect(
+        lambda event: seen.append((window.upscale_tab.view.after, window.upscale_tab.view.dimmed))
+    )
+    choose(window.upscale_tab.toolbar.model_combo, "tiny-x2")
     settings.upscale_tile = "16"  # several tiles: several looks at the view while the job runs
-    assert run(qtbot, window, window.upscale, timeout=20000) == "finished"
+    assert run(qtbot, window, window.upscale_tab.upscale, timeout=20000) == "finished"
     assert seen and all(after is old and dimmed for after, dimmed in seen)
-    assert window.view.after is not old and not window.view.dimmed
+    assert window.upscale_tab.view.after is not old and not window.upscale_tab.view.dimmed
 
     seen.clear()
-    assert run(qtbot, window, window.preview, timeout=20000) == "finished"  # a preview, too
+    assert run(qtbot, window, window.upscale_tab.preview, timeout=20000) == "finished"  # a preview, too
     assert seen and all(after is not None and dimmed for after, dimmed in seen)
-    assert window.view.preview is not None and not window.view.dimmed
+    assert window.upscale_tab.view.preview is not None and not window.upscale_tab.view.dimmed
 
 
 # ---------------------------------------------------------------------------------------- model box
@@ -255,7 +267,7 @@ def test_the_model_box_says_what_each_model_is_for(qtbot, make_window, library):
     add_x4(library, name="psnr-x4", builtin=True, recipe=PSNR_RECIPE, description="MSRResNet: 1 block")
     add_x4(library, name="gan-x4", builtin=True, recipe=GAN_RECIPE, description="SRGAN ×4: adversarial")
     window = make_window()
-    combo = window.model_combo
+    combo = window.upscale_tab.toolbar.model_combo
     labels = {combo.itemData(i): combo.itemText(i) for i in range(combo.count())}
     assert labels["psnr-x4"] == "Photos, faithful ×4 (psnr-x4)"
     assert labels["gan-x4"] == "Photos, sharper textures ×4 (gan-x4)"
@@ -271,8 +283,8 @@ def test_a_long_model_name_is_not_clipped(qtbot, make_window, library):
     window = make_window()
     window.show()
     qtbot.waitExposed(window)
-    choose(window.model_combo, long_name)
-    combo = window.model_combo
+    choose(window.upscale_tab.toolbar.model_combo, long_name)
+    combo = window.upscale_tab.toolbar.model_combo
     qtbot.waitUntil(lambda: combo.width() > combo.fontMetrics().horizontalAdvance(combo.currentText()))
 
 
@@ -285,8 +297,8 @@ def test_opening_another_picture_puts_the_divider_back_in_the_middle(qtbot, make
     window.show()
     qtbot.waitExposed(window)
     open_picture(qtbot, window, photo)
-    run(qtbot, window, window.upscale)
-    view = window.view
+    run(qtbot, window, window.upscale_tab.upscale)
+    view = window.upscale_tab.view
     start = QPoint(round(view.divider_x()), view.height() // 3)
     qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=start)
     qtbot.mouseMove(view, start + QPoint(150, 0))
@@ -303,7 +315,7 @@ def test_an_empty_clipboard_is_a_hint_not_an_error(qtbot, make_window):
     QGuiApplication.clipboard().clear()
     window = make_window()
     window.paste()
-    assert window.banner.isHidden()
+    assert window.upscale_tab.banner.isHidden()
     assert "clipboard holds no picture" in window.statusBar().currentMessage()
 
 
@@ -313,15 +325,15 @@ def test_a_previewed_crop_is_exactly_the_full_upscale_there(qtbot, make_window, 
     window.show()
     qtbot.waitExposed(window)
     open_picture(qtbot, window, photo)
-    choose(window.model_combo, "smooth-x2")
-    choose(window.device_combo, "cpu")
-    run(qtbot, window, window.compare, "tiny-x2")  # the view shows results in output pixels
-    window.view.set_zoom(16.0)
-    assert run(qtbot, window, window.preview) == "finished"
-    region = window.previewed.region
+    choose(window.upscale_tab.toolbar.model_combo, "smooth-x2")
+    choose(window.upscale_tab.toolbar.device_combo, "cpu")
+    run(qtbot, window, window.upscale_tab.compare, "tiny-x2")  # the view shows results in output pixels
+    window.upscale_tab.view.set_zoom(16.0)
+    assert run(qtbot, window, window.upscale_tab.preview) == "finished"
+    region = window.upscale_tab.previewed.region
     full = window.upscale_tab.compared.a.result.picture.pixels
     crop = full[region.top() : region.bottom() + 1, region.left() : region.right() + 1]
-    np.testing.assert_array_equal(qimage_to_picture(window.view.preview).pixels, crop)
+    np.testing.assert_array_equal(qimage_to_picture(window.upscale_tab.view.preview).pixels, crop)
 
 
 def click_in_next_box(label: str, seen: list) -> None:

@@ -20,6 +20,7 @@ from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWizard
 
+from sr_studio.core.estimate import duration
 from sr_studio.ui.jobs import workers
 from sr_studio.ui.wizard.plan import (
     DATA,
@@ -29,7 +30,6 @@ from sr_studio.ui.wizard.plan import (
     TRAIN,
     UPSCALE,
     Plan,
-    duration_text,
     write_recipe,
 )
 from sr_studio.ui.wizard.training_process import LineSplitter, TrainingProcess, parse_line, unfinished_runs
@@ -136,7 +136,7 @@ def test_fine_tune_measure_stop_resume_and_save_to_the_library(
     assert estimate.startswith("≈ ") and f"for {STEPS} steps" in estimate and "3 evaluations" in estimate
     assert "s/step, measured for tiny-x2, batch 4, patch 32" in estimate
     rate, quick = settings.seconds_per_step, PRESETS[UPSCALE][0]  # the preset at the rate just measured
-    assert settings.preset_radios[0].text() == f"Quick — {quick.steps(rate)} steps, ≈ " + duration_text(
+    assert settings.preset_radios[0].text() == f"Quick — {quick.steps(rate)} steps, ≈ " + duration(
         quick.steps(rate) * rate
     )
     assert not any(radio.isChecked() for radio in settings.preset_radios)  # a custom count: no preset

@@ -18,9 +18,10 @@ from PIL import Image
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox, QWizard
 
+from sr_studio.core.estimate import duration
 from sr_studio.ui.app.settings import Settings
 from sr_studio.ui.jobs import workers
-from sr_studio.ui.wizard.plan import DATA, PRESETS, SETTINGS, TRAIN, UPSCALE, duration_text
+from sr_studio.ui.wizard.plan import DATA, PRESETS, SETTINGS, TRAIN, UPSCALE
 from sr_studio.ui.wizard.training_process import TrainingProcess
 from sr_studio.ui.wizard.wizard import KEEP, STAY, STOP, FineTuneWizard
 from tests.pictures import textured
@@ -132,7 +133,7 @@ def test_the_probe_ends_normally_and_shows_the_estimate_for_the_user_s_settings(
     plan = settings.plan()
     rate = stand_in_rate(plan.batch, plan.patch)
     text = settings.estimate_label.text()
-    assert text.startswith(f"≈ {duration_text(plan.steps * rate)} for {plan.steps} steps"), text
+    assert text.startswith(f"≈ {duration(plan.steps * rate)} for {plan.steps} steps"), text
     assert f"{rate:.3g} s/step, measured for {plan.base}, batch {plan.batch}, patch {plan.patch}" in text
 
 
@@ -162,16 +163,16 @@ def test_presets_are_sized_by_the_rate_measured_for_what_they_run(qtbot, make_wi
     steps = quick.steps(rate)
     assert settings.measured and settings.preset_radios[0].isChecked()
     assert settings.steps_spin.value() == steps
-    assert settings.preset_radios[0].text() == f"Quick — {steps} steps, ≈ {duration_text(steps * rate)}"
+    assert settings.preset_radios[0].text() == f"Quick — {steps} steps, ≈ {duration(steps * rate)}"
 
     # Choosing another preset gives its own label's steps, at the same rate.
     settings.preset_radios[1].click()
     steps = standard.steps(rate)
     assert settings.steps_spin.value() == steps
-    assert settings.preset_radios[1].text() == f"Standard — {steps} steps, ≈ {duration_text(steps * rate)}"
+    assert settings.preset_radios[1].text() == f"Standard — {steps} steps, ≈ {duration(steps * rate)}"
     settings.steps_spin.setValue(123)  # a custom count: no preset, and the rate stays
     assert not any(radio.isChecked() for radio in settings.preset_radios)
-    assert settings.estimate_label.text().startswith(f"≈ {duration_text(123 * rate)} for 123 steps")
+    assert settings.estimate_label.text().startswith(f"≈ {duration(123 * rate)} for 123 steps")
 
 
 def test_the_base_model_defaults_to_the_library_s_default_upscaler(qtbot, make_wizard, library, pictures):

@@ -65,33 +65,41 @@ def test_a_new_upscaler_is_listed_selected_and_shown(qtbot, window, library):
     library.add(
         network, name="tuned-x4", task="upscale", architecture="srresnet", arguments=arguments, scale=4
     )
-    window.scale_combo.setCurrentIndex(window.scale_combo.findData(2))  # a filter that hides ×4
+    window.upscale_tab.toolbar.scale_combo.setCurrentIndex(
+        window.upscale_tab.toolbar.scale_combo.findData(2)
+    )  # a filter that hides ×4
     window.tabs.setCurrentWidget(window.gan_tab)
     window.fine_tune_action.trigger()
     window.wizard.modelReady.emit("tuned-x4")
     assert window.tabs.currentWidget() is window.upscale_tab
-    assert window.current_model() == "tuned-x4" and window.scale_combo.currentData() == 0
+    assert (
+        window.upscale_tab.current_model() == "tuned-x4"
+        and window.upscale_tab.toolbar.scale_combo.currentData() == 0
+    )
     assert window.settings.model == "tuned-x4"
     assert "tuned-x4" in window.statusBar().currentMessage()
 
 
 def test_a_new_upscaler_keeps_a_filter_it_passes(qtbot, window, library):
     library.install(library.find("smooth-x2").card_path, name="smooth-tuned")
-    window.scale_combo.setCurrentIndex(window.scale_combo.findData(2))
+    window.upscale_tab.toolbar.scale_combo.setCurrentIndex(window.upscale_tab.toolbar.scale_combo.findData(2))
     window.fine_tune_action.trigger()
     window.wizard.modelReady.emit("smooth-tuned")
-    assert window.current_model() == "smooth-tuned" and window.scale_combo.currentData() == 2
+    assert (
+        window.upscale_tab.current_model() == "smooth-tuned"
+        and window.upscale_tab.toolbar.scale_combo.currentData() == 2
+    )
 
 
 def test_a_new_sampler_is_selected_in_the_gan_tab(qtbot, window, library):
     library.install(library.find("tiny-gan").card_path, name="my-gan")
     assert window.gan_tab.model_combo.findData("my-gan") < 0  # not listed until the wizard says so
-    upscaler = window.current_model()
+    upscaler = window.upscale_tab.current_model()
     window.fine_tune_action.trigger()
     window.wizard.modelReady.emit("my-gan")
     assert window.tabs.currentWidget() is window.gan_tab
     assert window.gan_tab.model_combo.currentData() == "my-gan"
-    assert window.current_model() == upscaler  # the upscaler choice is left alone
+    assert window.upscale_tab.current_model() == upscaler  # the upscaler choice is left alone
 
 
 def test_closing_while_training_asks_and_stops_the_job_only_on_yes(qtbot, window, monkeypatch):

@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 import string
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,7 +31,7 @@ from sr_studio.core.formats import (
     writable_extensions,
 )
 from sr_studio.core.images import DEFAULT_MAX_PIXELS, MADE_BY, load_image, made_by, save_image
-from sr_studio.core.jobs import CancelToken, Progress, check_cancel
+from sr_studio.core.jobs import CancelToken, Progress, check_cancel, relay
 from sr_studio.core.metadata import Metadata
 
 if TYPE_CHECKING:
@@ -300,13 +301,7 @@ def batch_job(
         )
         try:
             work = _upscale_file(item.source, target, model, options, run, max_pixels)
-            while True:
-                try:
-                    fraction, part = next(work)
-                except StopIteration as stop:
-                    settings, notes = stop.value
-                    break
-                yield event(index + fraction, {**info, "file_fraction": fraction, "part": part})
+            settings, notes = yield from relay(work, partial(_file_step, event, index, info))
         except Cancelled:
             raise
         except Exception as error:  # whatever one file raises is that file's failure; the batch goes on
@@ -320,6 +315,14 @@ def batch_job(
         yield event(index + 1, {**info, "status": "written", "file_fraction": 1.0})
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _file_step(
+    event: Callable[[float, dict], Progress], index: int, info: dict, step: tuple[float, str]
+) -> Progress:
+    """The batch's event for a step (fraction of the file, part) of file `index`."""
+    fraction, part = step
+    return event(index + fraction, {**info, "file_fraction": fraction, "part": part})
 
 
 def _upscale_file(
@@ -342,26 +345,17 @@ def _upscale_file(
     note = output_note(source, options)
     if animation is not None:
         job = upscale_animation_job(animation, model, **run)
-        while True:
-            try:
-                frames = next(job)
-            except StopIteration as stop:
-                result, settings = stop.value
-                break
-            yield (frames.done + frames.info["frame_fraction"]) / frames.total, "frames"
+        result, settings = yield from relay(
+            job, lambda frames: ((frames.done + frames.info["frame_fraction"]) / frames.total, "frames")
+        )
         target.parent.mkdir(parents=True, exist_ok=True)
         result = replace(result, metadata=_stamped_metadata(result.metadata, model.card.name))
         save_animation(result, target, quality=options.quality, overwrite=options.overwrite)
         return settings, [*animation.notes, *([note] if note else [])]
     picture = load_image(source, max_pixels=max_pixels)
-    tiles_job = upscale_job(picture, model, **run)
-    while True:
-        try:
-            tiles = next(tiles_job)
-        except StopIteration as stop:
-            upscaled = stop.value
-            break
-        yield tiles.fraction, tiles.stage
+    upscaled = yield from relay(
+        upscale_job(picture, model, **run), lambda tiles: (tiles.fraction, tiles.stage)
+    )
     target.parent.mkdir(parents=True, exist_ok=True)
     picture_out = replace(
         upscaled.picture, metadata=_stamped_metadata(upscaled.picture.metadata, model.card.name)

@@ -21,8 +21,8 @@ from torch import nn
 
 from sr_studio.core.errors import SRStudioError
 from sr_studio.core.jobs import CancelToken, EtaClock, Progress, check_cancel
+from sr_studio.models.architecture import PRECISIONS
 
-PRECISIONS = ("fp32", "bf16", "fp16")
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 MIN_TILE = 16
 # Largest automatic tile (LR pixels) per device type: on a CPU bigger tiles stop paying off while the
@@ -103,7 +103,8 @@ def cpu_has_fast_bf16() -> bool:
 
 
 def resolve_precision(request: str, device: torch.device, supported: tuple[str, ...] = PRECISIONS) -> str:
-    """fp16 on CUDA, bf16 on MPS or a CPU with native bf16, fp32 otherwise — within what the model allows."""
+    """fp16 on CUDA (else bf16) and on MPS, bf16 on a CPU with native bf16, fp32 otherwise — within what the
+    model allows."""
     if request != "auto":
         if request not in PRECISIONS:
             raise SRStudioError(f"unknown precision {request!r} (choose from auto, {', '.join(PRECISIONS)})")

@@ -141,6 +141,17 @@ def duration_text(seconds: float) -> str:
     return f"about {duration(seconds)}"
 
 
+def eta_text(seconds: float | None) -> str:
+    """A rough, human time left: precision the estimate does not have would only flicker."""
+    if seconds is None:
+        return "estimating time left…"
+    if seconds < 10:
+        return "a few seconds left"
+    if seconds < 90:
+        return f"about {round(seconds / 5) * 5} s left"
+    return f"{duration_text(seconds)} left"
+
+
 def size_text(size: int) -> str:
     """ "750 MB", "2.9 GB"."""
     if size < 1e9:

@@ -1,6 +1,8 @@
 """The contract every long operation follows: yield `Progress`, check a `CancelToken` between units.
 
-A job is a generator; `run_job` drives one to its return value for callers that want a plain function.
+A job is a generator; `run_job` drives one to its return value for callers that want a plain function,
+and `relay` passes one's events on, changed, inside another job (`result = yield from relay(job, f)`).
+The GUI's worker (`ui/jobs/workers.py`) is the one other driver: it turns the events into Qt signals.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Any, TypeVar
 from sr_studio.core.errors import Cancelled
 
 T = TypeVar("T")
+E = TypeVar("E")
+F = TypeVar("F")
 
 
 @dataclass(frozen=True)
@@ -84,3 +88,14 @@ def run_job(job: Generator[Progress, None, T], progress: Callable[[Progress], No
             return stop.value
         if progress is not None:
             progress(event)
+
+
+def relay(job: Generator[E, None, T], convert: Callable[[E], F]) -> Generator[F, None, T]:
+    """`job`'s events, each passed through `convert`, and then its result: for a job that runs another
+    and speaks of its progress in its own terms."""
+    while True:
+        try:
+            event = next(job)
+        except StopIteration as stop:
+            return stop.value
+        yield convert(event)

@@ -179,3 +179,11 @@ def grid(pictures: Sequence[Picture], columns: int | None = None, padding: int =
         top, left = padding + row * (height + padding), padding + column * (width + padding)
         sheet[top : top + height, left : left + width] = picture.pixels
     return Picture(pixels=sheet)
+
+
+def file_name(seed: int, index: int | None, seed_b: int | None = None) -> str:
+    """One picture's name, the same from the CLI and the GAN tab: `seed7_003.png` for a sample,
+    `interp_1_2_004.png` for an interpolation frame (`seed_b` given), `seed7_000_grid.png` for the grid
+    (`index` None), named after its first picture."""
+    stem = f"seed{seed}" if seed_b is None else f"interp_{seed}_{seed_b}"
+    return f"{stem}_{index or 0:03d}{'_grid' if index is None else ''}.png"

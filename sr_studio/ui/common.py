@@ -1,19 +1,16 @@
-"""Small pieces the window, the tabs and the dialogs share: the model cache, the device list, wording.
+"""Small pieces the window, the tabs and the dialogs share: the model cache, actions, questions, wording.
 
-Nothing here imports torch at module level: the device list is a worker job that brings torch in.
+Nothing here imports torch (the device list, which does in a worker, is `ui.jobs.devices`).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMessageBox, QWidget
-
-from sr_studio.core.estimate import duration_text
-from sr_studio.core.jobs import CancelToken, Progress
 
 if TYPE_CHECKING:
     from sr_studio.core.library import LoadedModel, ModelLibrary
@@ -41,34 +38,6 @@ class ModelCache:
                 self._models = {k: v for k, v in self._models.items() if k[0] != name}
                 self._models[key] = self.library.load(entry)
             return self._models[key]
-
-
-def list_devices(cancel: CancelToken) -> Generator[Progress, None, list[tuple[str, str]]]:
-    """(device, label) for every device torch sees; a job because the first torch import takes seconds."""
-    yield Progress(0, 1, "devices")
-    import torch
-
-    from sr_studio.core.engine import available_devices
-
-    devices = []
-    for name in available_devices():
-        if name.startswith("cuda"):
-            label = f"{name} — {torch.cuda.get_device_name(torch.device(name))}"
-        else:
-            label = {"cpu": "CPU", "mps": "Apple GPU (MPS)"}.get(name, name)
-        devices.append((name, label))
-    return devices
-
-
-def eta_text(seconds: float | None) -> str:
-    """A rough, human time left: precision the estimate does not have would only flicker."""
-    if seconds is None:
-        return "estimating time left…"
-    if seconds < 10:
-        return "a few seconds left"
-    if seconds < 90:
-        return f"about {round(seconds / 5) * 5} s left"
-    return f"{duration_text(seconds)} left"
 
 
 def make_action(

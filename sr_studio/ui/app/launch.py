@@ -17,6 +17,7 @@ from sr_studio.core import paths
 from sr_studio.core.errors import UsageError
 from sr_studio.ui.app.main_window import MainWindow
 from sr_studio.ui.app.settings import APPLICATION, ORGANISATION
+from sr_studio.ui.jobs import workers
 
 _DISPLAY_VARIABLES = ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
 
@@ -56,4 +57,6 @@ def run_gui(paths: Sequence[str]) -> int:
     app.setWindowIcon(app_icon())
     window = MainWindow(paths)
     window.show()
-    return app.exec()
+    code = app.exec()
+    workers.await_workers()  # no worker still writes a file or emits once the app is torn down
+    return code

@@ -2,10 +2,10 @@
 
 Pictures arrive from the command line, File ▸ Open (and Open Recent), paste, and drag and drop: one file
 opens in the Upscale tab, a folder or several files open the batch dialog. The tabs do the work; the window
-wires them to its menus and status bar and remembers its geometry. Tools ▸ Fine-tune opens the wizard,
-whose new model is selected where it belongs, as is one imported (Models ▸ Import…, or dropped weights).
-Torch is never imported while the window is being built: the
-device list is filled from a worker after the window has been on screen for a moment.
+wires them to its menus and status bar and remembers its geometry. Tools ▸ Train on my images opens the
+wizard, whose new model is selected where it belongs, as is one imported (Models ▸ Import…, or dropped
+weights). Torch is never imported while the window is being built: the device list is filled from a worker
+after the window has been on screen for a moment.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import gc
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QMimeData, QTimer, Signal
 from PySide6.QtGui import (
@@ -35,18 +34,15 @@ from sr_studio.core.images import Picture
 from sr_studio.core.library import ModelLibrary
 from sr_studio.ui.app.settings import Settings
 from sr_studio.ui.batch.dialog import BatchDialog
-from sr_studio.ui.common import ask_yes_no, list_devices, make_action
+from sr_studio.ui.common import ask_yes_no, make_action
 from sr_studio.ui.gan.tab import GanTab
 from sr_studio.ui.jobs import workers
 from sr_studio.ui.models.importing import split_weights
 from sr_studio.ui.models.menu import ModelsMenu
 from sr_studio.ui.upscale.tab import UpscaleTab
 from sr_studio.ui.upscale.toolbar import NO_MODEL_HINT
+from sr_studio.ui.wizard.wizard import TITLE as WIZARD_TITLE
 from sr_studio.ui.wizard.wizard import FineTuneWizard
-
-if TYPE_CHECKING:
-    from sr_studio.core.upscale import UpscaleResult
-    from sr_studio.ui.upscale.jobs import Opened, Previewed
 
 APP_TITLE = "SR Studio"
 PASTE_HINT = "The clipboard holds no picture and no image file: copy one first"
@@ -117,42 +113,38 @@ class MainWindow(QMainWindow):
         self.models_menu = ModelsMenu(self.library, pool=pool, parent=self)
         self.models_menu.imported.connect(self.use_model)
         self.models_menu.removed.connect(self.refresh_models)
-        self.models_menu.failed.connect(self.show_error)
+        self.models_menu.failed.connect(self.upscale_tab.show_error)
         self._build_actions()
         self._build_menus()
         self._build_status_bar()
         self._restore_window()
         self._show_title(self.upscale_tab.title())
         if self.library.problems:
-            self.show_error(f"{len(self.library.problems)} model(s) skipped: {self.library.problems[0]}")
-        elif not self.model_combo.count():
+            self.upscale_tab.show_error(
+                f"{len(self.library.problems)} model(s) skipped: {self.library.problems[0]}"
+            )
+        elif not self.upscale_tab.toolbar.model_combo.count():
             self.statusBar().showMessage(NO_MODEL_HINT)
         self.open_paths(paths)
 
     # ----------------------------------------------------------------------------------------- building
 
     def _adopt_upscale_tab(self) -> None:
-        """Wire the Upscale tab in, and offer its parts under the window's names (menus, tests use them)."""
-        tab, toolbar = self.upscale_tab, self.upscale_tab.toolbar
+        """Wire the Upscale tab's signals to the window's; callers reach its parts through `upscale_tab`."""
+        tab = self.upscale_tab
         tab.imageOpened.connect(self.imageOpened)
         tab.jobProgress.connect(self.jobProgress)
         tab.jobEnded.connect(self.jobEnded)
         tab.statusMessage.connect(self._upscale_message)
         tab.titleChanged.connect(self._show_title)
+        tab.toolbar.device_combo.listed.connect(self._devices_found)
         self.addActions(tab.actions())  # their shortcuts work whichever tab has focus
-        self.view, self.banner = tab.view, tab.banner
-        self.size_label, self.run_label = tab.size_label, tab.run_label
-        self.model_combo, self.scale_combo = toolbar.model_combo, toolbar.scale_combo
-        self.device_combo, self.compare_menu = toolbar.device_combo, toolbar.compare_menu
-        self.preview_action, self.upscale_action = tab.preview_action, tab.upscale_action
-        self.cancel_action, self.save_action = tab.cancel_action, tab.save_action
-        self.smooth_action, self.side_by_side_action = tab.smooth_action, tab.side_by_side_action
 
     def _build_actions(self) -> None:
         self.open_action = make_action(self, "&Open…", self.open_dialog, QKeySequence.StandardKey.Open)
         self.paste_action = make_action(self, "&Paste", self.paste, QKeySequence.StandardKey.Paste)
         self.batch_action = make_action(self, "&Batch…", self.open_batch_dialog, "Ctrl+B")
-        self.fine_tune_action = make_action(self, "&Fine-tune on my images…", self.open_wizard, "Ctrl+T")
+        self.fine_tune_action = make_action(self, f"&{WIZARD_TITLE}…", self.open_wizard, "Ctrl+T")
         self.quit_action = make_action(self, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         self.reset_action = make_action(self, "&Reset all settings…", self.reset_settings)
         self.about_action = make_action(self, "&About SR Studio", self.show_about)
@@ -167,7 +159,7 @@ class MainWindow(QMainWindow):
         self.recent_menu.triggered.connect(self._recent_chosen)
         file_menu.addAction(self.paste_action)
         file_menu.addSeparator()
-        file_menu.addAction(self.save_action)
+        file_menu.addAction(tab.save_action)
         file_menu.addAction(tab.save_as_action)
         file_menu.addSeparator()
         file_menu.addAction(self.batch_action)
@@ -178,8 +170,8 @@ class MainWindow(QMainWindow):
         for action in (tab.fit_action, tab.actual_action, tab.before_only_action):
             view_menu.addAction(action)
         view_menu.addSeparator()
-        view_menu.addAction(self.side_by_side_action)
-        view_menu.addAction(self.smooth_action)
+        view_menu.addAction(tab.side_by_side_action)
+        view_menu.addAction(tab.smooth_action)
 
         tools_menu = bar.addMenu("&Tools")
         tools_menu.addAction(self.fine_tune_action)
@@ -212,13 +204,14 @@ class MainWindow(QMainWindow):
     def _build_status_bar(self) -> None:
         status = self.statusBar()
         status.addPermanentWidget(self.upscale_tab.jobs)
-        status.addPermanentWidget(self.run_label)
-        status.addPermanentWidget(self.size_label)
+        status.addPermanentWidget(self.upscale_tab.run_label)
+        status.addPermanentWidget(self.upscale_tab.size_label)
 
     def _tab_changed(self) -> None:
         """The status bar speaks of the tab shown: on the GAN tab, nothing about the upscale."""
-        upscaling = self.tabs.currentWidget() is self.upscale_tab
-        for widget in (self.upscale_tab.jobs, self.run_label, self.size_label):
+        tab = self.upscale_tab
+        upscaling = self.tabs.currentWidget() is tab
+        for widget in (tab.jobs, tab.run_label, tab.size_label):
             widget.setVisible(upscaling)
         self.statusBar().clearMessage()
 
@@ -227,56 +220,7 @@ class MainWindow(QMainWindow):
         if self.tabs.currentWidget() is self.upscale_tab:
             self.statusBar().showMessage(text, timeout)
 
-    # ------------------------------------------------------------------- the Upscale tab, as the window's
-
-    @property
-    def opened(self) -> Opened | None:
-        return self.upscale_tab.opened
-
-    @property
-    def result(self) -> UpscaleResult | None:
-        return self.upscale_tab.result
-
-    @property
-    def previewed(self) -> Previewed | None:
-        return self.upscale_tab.previewed
-
-    @property
-    def busy(self) -> bool:
-        return self.upscale_tab.busy
-
-    def current_model(self) -> str | None:
-        return self.upscale_tab.current_model()
-
-    def current_device(self) -> str:
-        return self.upscale_tab.current_device()
-
-    def open_file(self, path: str | Path) -> None:
-        self.upscale_tab.open_file(path)
-
-    def open_image(self, image: QImage, name: str = "pasted") -> None:
-        self.upscale_tab.open_image(image, name)
-
-    def upscale(self) -> None:
-        self.upscale_tab.upscale()
-
-    def compare(self, name_b: str) -> None:
-        self.upscale_tab.compare(name_b)
-
-    def preview(self) -> None:
-        self.upscale_tab.preview()
-
-    def cancel(self) -> None:
-        self.upscale_tab.cancel()
-
-    def save(self) -> None:
-        self.upscale_tab.save()
-
-    def save_as(self) -> None:
-        self.upscale_tab.save_as()
-
-    def show_error(self, message: str) -> None:
-        self.upscale_tab.show_error(message)
+    # ------------------------------------------------------------------------------------ the Upscale tab
 
     def upscale_picture(self, picture: Picture) -> None:
         """Show a picture from elsewhere (a GAN sample) in the Upscale tab, and upscale it."""
@@ -328,13 +272,10 @@ class MainWindow(QMainWindow):
         if self._devices_probed:
             return
         self._devices_probed = True
-        handle = workers.prepare_job()
-        handle.finished.connect(self._devices_found)
-        workers.launch(handle, list_devices, self.pool)
+        self.upscale_tab.toolbar.device_combo.probe(self.pool)
 
     def _devices_found(self, devices: list[tuple[str, str]]) -> None:
         self.devices = [name for name, _ in devices]
-        self.upscale_tab.toolbar.add_devices(devices)
         # torch is loaded now: its ~180,000 long-lived objects made each full garbage collection pause
         # every thread for 120-190 ms (gui_responsiveness.py --profile); frozen, they are not rescanned.
         gc.freeze()
@@ -352,7 +293,7 @@ class MainWindow(QMainWindow):
         if not paths:
             return
         if len(paths) == 1 and not paths[0].is_dir():
-            self.open_file(paths[0])
+            self.upscale_tab.open_file(paths[0])
         else:
             self.open_batch_dialog(inputs=paths)
 
@@ -360,7 +301,7 @@ class MainWindow(QMainWindow):
         folder = self.settings.last_open_folder or str(Path.home())
         path, _ = QFileDialog.getOpenFileName(self, "Open a picture", folder, open_filter())
         if path:
-            self.open_file(path)
+            self.upscale_tab.open_file(path)
 
     def paste(self) -> None:
         """Paste a picture, or the files named on the clipboard."""
@@ -370,7 +311,7 @@ class MainWindow(QMainWindow):
         if paths:
             self.open_paths(paths)
         elif mime is not None and mime.hasImage() and not clipboard.image().isNull():
-            self.open_image(clipboard.image(), "pasted")
+            self.upscale_tab.open_image(clipboard.image(), "pasted")
         else:  # nothing wrong, nothing to act on: a hint, not the error banner
             self.statusBar().showMessage(PASTE_HINT, 5000)
 
@@ -389,7 +330,7 @@ class MainWindow(QMainWindow):
     def _recent_chosen(self, action: QAction) -> None:
         path = action.data()
         if path:
-            self.open_file(path)
+            self.upscale_tab.open_file(path)
         else:
             self.settings.clear_recent_files()
 
@@ -409,7 +350,7 @@ class MainWindow(QMainWindow):
         if paths or weights:
             self.open_paths(paths)
         elif mime.hasImage():
-            self.open_image(QImage(mime.imageData()), "dropped")
+            self.upscale_tab.open_image(QImage(mime.imageData()), "dropped")
         else:
             event.ignore()
             return
@@ -421,15 +362,15 @@ class MainWindow(QMainWindow):
         """The batch dialog, filled with `inputs` and the current model and device (non-modal)."""
         if self.batch_dialog is not None and self.batch_dialog.running:
             self.batch_dialog.raise_()
-            self.show_error("a batch is already running; wait for it or cancel it first")
+            self.upscale_tab.show_error("a batch is already running; wait for it or cancel it first")
             return
         if self.batch_dialog is not None:
             self.batch_dialog.deleteLater()
         self.batch_dialog = BatchDialog(
             self.library,
             inputs=[Path(path) for path in inputs],
-            model=self.current_model(),
-            device=self.current_device(),
+            model=self.upscale_tab.current_model(),
+            device=self.upscale_tab.current_device(),
             devices=self.devices or None,
             pool=self.pool,
             parent=self,
@@ -471,7 +412,9 @@ class MainWindow(QMainWindow):
     def show_about(self) -> None:
         from sr_studio.ui.app.about import AboutDialog  # about_text imports torch: only when asked for
 
-        self.about_dialog = AboutDialog(self.current_device(), self, backend=self.settings.upscale_backend)
+        self.about_dialog = AboutDialog(
+            self.upscale_tab.current_device(), self, backend=self.settings.upscale_backend
+        )
         self.about_dialog.show()
 
     # ----------------------------------------------------------------------------------------- closing
@@ -489,17 +432,11 @@ class MainWindow(QMainWindow):
         if self.wizard is not None:
             self.wizard.stop_job()  # checkpointed, so the wizard can resume it; ends a timing probe too
         self.upscale_tab.cancel()
-        if self.gan_tab.job is not None:
-            self.gan_tab.job.cancel()
+        self.gan_tab.jobs.cancel()
         self.settings.window_geometry = bytes(self.saveGeometry())
         self.settings.window_state = bytes(self.saveState())
         self.settings.sync()
         super().closeEvent(event)
 
     def _stop_training_asked(self) -> bool:
-        confirmed = ask_yes_no(
-            self,
-            "Stop training?",
-            STOP_TRAINING_QUESTION,
-        )
-        return confirmed
+        return ask_yes_no(self, "Stop training?", STOP_TRAINING_QUESTION)

@@ -17,7 +17,9 @@ from typing import Any, Generic, TypeVar, overload
 from PySide6.QtCore import QByteArray, QSettings
 
 from sr_studio.core.backends import BACKENDS
+from sr_studio.core.errors import UsageError
 from sr_studio.core.estimate import LARGE_OUTPUT_MP
+from sr_studio.core.upscale import parse_tile
 
 ORGANISATION = "SR Studio"
 APPLICATION = "SR Studio"
@@ -133,7 +135,13 @@ class Option(Generic[T]):
 
 
 def _valid_tile(value: str) -> bool:
-    return value in ("auto", "none") or (value.isdigit() and int(value) >= 16)
+    """A tile core.upscale.parse_tile reads, spelled as the Tile size menu writes it: auto, none or pixels."""
+    if value not in ("auto", "none") and not value.isdigit():
+        return False
+    try:
+        return parse_tile(value) is not None or value == "none"
+    except UsageError:
+        return False
 
 
 class Settings:

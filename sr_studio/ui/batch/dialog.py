@@ -43,8 +43,9 @@ from sr_studio.core.batch import (
 from sr_studio.core.errors import SRStudioError, UsageError
 from sr_studio.core.jobs import Progress
 from sr_studio.ui.batch.progress import BatchProgress
-from sr_studio.ui.common import ENSEMBLE_TIP, ERROR_STYLE, ask_yes_no, list_devices
+from sr_studio.ui.common import ENSEMBLE_TIP, ERROR_STYLE, ask_yes_no
 from sr_studio.ui.jobs import workers
+from sr_studio.ui.jobs.devices import DeviceCombo
 from sr_studio.ui.models.purpose import model_label, model_tooltip
 
 if TYPE_CHECKING:
@@ -88,8 +89,8 @@ class BatchDialog(QDialog):
 
         self._build_widgets()
         self._fill_models(model)
-        self._fill_devices(["auto", *(devices or ()), device])
-        self.device_combo.setCurrentIndex(self.device_combo.findData(device))
+        self.device_combo.add_names(devices or ())
+        self.device_combo.select(device)
         self._set_inputs([Path(path) for path in inputs])
         if output_dir is not None:
             self.output_edit.setText(str(output_dir))
@@ -132,7 +133,7 @@ class BatchDialog(QDialog):
         self.quality_spin.setValue(DEFAULT_QUALITY)
         self.quality_spin.setPrefix("quality ")
         self.model_combo = QComboBox()
-        self.device_combo = QComboBox()
+        self.device_combo = DeviceCombo()
         self.overwrite_check = QCheckBox("Overwrite existing outputs")
         self.overwrite_check.setToolTip("Off: outputs that already exist are skipped, so re-runs resume")
         self.ensemble_check = QCheckBox("Max quality (about 8× slower)")
@@ -215,11 +216,6 @@ class BatchDialog(QDialog):
         self.model_combo.setCurrentIndex(max(0, self.model_combo.findData(chosen)))
         if wanted is not None and wanted not in self._entries:
             self._show_status(f"no upscaling model named {wanted!r}; using {chosen}")
-
-    def _fill_devices(self, names: Sequence[str]) -> None:
-        for name in names:
-            if self.device_combo.findData(name) < 0:
-                self.device_combo.addItem("auto (best available)" if name == "auto" else name, name)
 
     def _set_inputs(self, paths: list[Path]) -> None:
         """One folder goes in the folder field; files (or several paths) become a list instead."""
@@ -351,15 +347,16 @@ class BatchDialog(QDialog):
         self.progress_view.begin(request.model.name)
         self._set_running(True)
 
-        handle = workers.prepare_job()
-        self.handle = handle
-        handle.progress.connect(self._on_progress)
-        handle.finished.connect(self._on_finished)
-        handle.failed.connect(self._on_failed)
-        handle.cancelled.connect(self._on_cancelled)
-        handle.ended.connect(self._on_ended)
-        self.destroyed.connect(handle.cancel)  # never leave a job writing for a dialog that is gone
-        workers.launch(handle, partial(batch_request_job, request, self.library), self.pool)
+        self.handle = workers.start_job(
+            partial(batch_request_job, request, self.library),
+            self.pool,
+            progress=self._on_progress,
+            finished=self._on_finished,
+            failed=self._on_failed,
+            cancelled=self._on_cancelled,
+            ended=self._on_ended,
+        )
+        self.destroyed.connect(self.handle.cancel)  # never leave a job writing for a dialog that is gone
 
     def cancel(self) -> None:
         """Stop at the next tile; finished outputs stay (they are complete) and a re-run skips them."""
@@ -415,13 +412,7 @@ class BatchDialog(QDialog):
         """List the devices once the dialog is up: it needs torch, which loads in a worker."""
         super().showEvent(event)
         if not self._devices_requested:
-            self._devices_requested = True
-            handle = workers.prepare_job()
-            handle.finished.connect(self._on_devices)
-            workers.launch(handle, list_devices, self.pool)
-
-    def _on_devices(self, devices: list[tuple[str, str]]) -> None:
-        self._fill_devices([name for name, _ in devices])
+            self.device_combo.probe(self.pool)
 
     def reject(self) -> None:
         """Close, Esc and the window's × all come here (QDialog routes closeEvent through reject): while a

@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
 )
 
 from sr_studio.core.batch import BatchReport
+from sr_studio.core.estimate import eta_text
 from sr_studio.core.jobs import Progress
-from sr_studio.ui.common import eta_text
 
 STEPS_PER_FILE = 100  # the overall bar counts hundredths of a file, so it moves within long files
 

@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -36,6 +35,7 @@ from sr_studio.core.library import ModelCard, ModelLibrary
 from sr_studio.ui.common import ModelCache
 from sr_studio.ui.gan.sample_grid import SampleGrid
 from sr_studio.ui.jobs import workers
+from sr_studio.ui.jobs.job_status import JobStatus
 
 GRID = "grid"
 INTERPOLATE = "interpolate"
@@ -81,10 +81,9 @@ class Generation:
         return f"seed {request.seed}→{request.seed_b}, #{index}"
 
     def file_name(self, index: int | None) -> str:
-        """The CLI's names (`seed7_003.png`, `interp_1_2_grid.png`), so both faces agree."""
+        """The CLI's names (core.sample.file_name); `index` None names the grid."""
         request = self.request
-        stem = f"seed{request.seed}" if request.mode == GRID else f"interp_{request.seed}_{request.seed_b}"
-        return f"{stem}_{'grid' if index is None else f'{index:03d}'}.png"
+        return sampling.file_name(request.seed, index, None if request.mode == GRID else request.seed_b)
 
 
 def generation_job(
@@ -139,7 +138,8 @@ class GanTab(QWidget):
         self.generation: Generation | None = None
         self.samples: list[Picture] = []
         self.selected_index: int | None = None
-        self.job: workers.JobHandle | None = None  # the generation running now, None when idle
+        self.jobs = JobStatus(pool)  # one generation at a time: a newer one cancels and replaces it
+        self.jobs.failed.connect(self._show_error)
         self._save_dir = Path(
             QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation) or Path.home()
         )
@@ -199,8 +199,6 @@ class GanTab(QWidget):
         self.generate_button = QPushButton("Generate")
         self.generate_button.setDefault(True)
         self.generate_button.clicked.connect(self.generate)
-        self.progress_bar = QProgressBar()
-        self.progress_bar.setVisible(False)
         self.error_label = QLabel()
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet("color: #b00020")
@@ -211,7 +209,7 @@ class GanTab(QWidget):
         controls.addWidget(self.hint_label)
         controls.addLayout(self.form)
         controls.addWidget(self.generate_button)
-        controls.addWidget(self.progress_bar)
+        controls.addWidget(self.jobs)
         controls.addWidget(self.error_label)
         controls.addWidget(self.status_label)
         controls.addStretch(1)
@@ -299,32 +297,18 @@ class GanTab(QWidget):
         """Start rendering the current request in a worker, cancelling one still running."""
         if self.model_combo.currentData() is None:
             return
-        if self.job is not None and self.job.running:
-            self.job.cancel()
         self._show_error("")
         self.status_label.clear()
-        self.progress_bar.setRange(0, 0)  # busy until the first event (the model may be loading)
-        self.progress_bar.setVisible(True)
-        handle = workers.prepare_job()
-        handle.progress.connect(self._on_progress)
-        handle.finished.connect(self._on_generated)
-        handle.failed.connect(self._on_generation_failed)
-        handle.ended.connect(self._on_generation_ended)
-        self.job = handle
-        workers.launch(handle, partial(generation_job, self.request(), self.models), self.pool)
+        job = partial(generation_job, self.request(), self.models)
+        self.jobs.start(job, self._on_generated, "loading the model…")
 
-    def _is_current(self) -> bool:
-        """Whether the signal being handled comes from the latest generation, not one it replaced."""
-        return self.job is not None and self.sender() is self.job
-
-    def _on_progress(self, event: Progress) -> None:
-        if self._is_current():
-            self.progress_bar.setRange(0, event.total)
-            self.progress_bar.setValue(event.done)
+    @property
+    def job(self) -> workers.JobHandle | None:
+        """The generation running now, None when idle."""
+        return self.jobs.job
 
     def _on_generated(self, generation: Generation) -> None:
-        if not self._is_current():
-            return
+        """The latest generation's pictures (JobStatus drops a replaced one's)."""
         self.generation = generation
         self.samples = list(generation.pictures)
         self.selected_index = None
@@ -332,15 +316,6 @@ class GanTab(QWidget):
         self.view.show_pictures(self.samples, generation.columns, generation.caption, wrap=wrap)
         self._update_actions()
         self.samplesReady.emit()
-
-    def _on_generation_failed(self, message: str) -> None:
-        if self._is_current():
-            self._show_error(message)
-
-    def _on_generation_ended(self) -> None:
-        if self._is_current():
-            self.progress_bar.setVisible(False)
-            self.job = None
 
     # --------------------------------------------------------------------------------------- selection
 
@@ -391,10 +366,8 @@ class GanTab(QWidget):
             path = path.with_suffix(".png")
         self._save_dir = path.parent
         self._show_error("")
-        handle = workers.prepare_job()
-        handle.finished.connect(self._on_saved)
-        handle.failed.connect(self._show_error)
-        workers.launch(handle, partial(save_job, path, list(pictures), columns), self.pool)
+        job = partial(save_job, path, list(pictures), columns)
+        workers.start_job(job, self.pool, finished=self._on_saved, failed=self._show_error)
 
     def _on_saved(self, path: Path) -> None:
         self.status_label.setText(f"Saved {path.name}")

@@ -12,8 +12,8 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
 
+from sr_studio.core.estimate import eta_text
 from sr_studio.core.jobs import Progress
-from sr_studio.ui.common import eta_text
 from sr_studio.ui.jobs import workers
 
 
@@ -63,13 +63,14 @@ class JobStatus(QWidget):
         `on_result` on the GUI thread, unless a newer job has replaced it by then."""
         if self.job is not None:
             self.job.cancel()
-        handle = workers.prepare_job()
-        handle.progress.connect(self._on_progress)
-        handle.finished.connect(self._on_finished)
-        handle.failed.connect(self._on_failed)
-        handle.cancelled.connect(self._on_cancelled)
-        handle.ended.connect(self._on_ended)
-        self.job = handle
+        handle = workers.prepare_job(
+            progress=self._on_progress,
+            finished=self._on_finished,
+            failed=self._on_failed,
+            cancelled=self._on_cancelled,
+            ended=self._on_ended,
+        )
+        self.job = handle  # before launch: a synchronous pool's signals come from within it
         self._on_result = on_result
         self.bar.setRange(0, 0)  # busy until the first event
         self.bar.show()

@@ -101,10 +101,11 @@ class ModelImporter(QObject):
             name = self._choose_name(path)
             if name is None:
                 continue
-            handle = workers.prepare_job()
-            handle.finished.connect(lambda entry: self.imported.emit(entry.name))
-            handle.failed.connect(lambda message, path=path: self.failed.emit(_failure(path, message)))
-            handle.ended.connect(self._ended)
+            handle = workers.prepare_job(
+                finished=lambda entry: self.imported.emit(entry.name),
+                failed=lambda message, path=path: self.failed.emit(_failure(path, message)),
+                ended=self._ended,
+            )
             self.job = handle
             workers.launch(handle, partial(import_job, self.library, path, name), self.pool)
             return

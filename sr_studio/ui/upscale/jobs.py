@@ -17,7 +17,7 @@ from PySide6.QtCore import QRect
 from PySide6.QtGui import QImage
 
 from sr_studio.core.images import Picture, load_image, save_image
-from sr_studio.core.jobs import CancelToken, Progress
+from sr_studio.core.jobs import CancelToken, Progress, relay
 from sr_studio.core.upscale import UpscaleResult, upscale_job
 from sr_studio.ui.upscale.qimage import picture_to_qimage, qimage_to_picture
 
@@ -127,12 +127,7 @@ def open_image_job(image: QImage, name: str, cancel: CancelToken) -> Generator[P
 
 def _labelled(job: Generator[Progress, None, Any], label: str) -> Generator[Progress, None, Any]:
     """`job`'s events tagged with `label` (A or B in a comparison)."""
-    while True:
-        try:
-            event = next(job)
-        except StopIteration as stop:
-            return stop.value
-        yield replace(event, info={**event.info, "label": label})
+    return (yield from relay(job, lambda event: replace(event, info={**event.info, "label": label})))
 
 
 def _load_model(models: ModelCache, name: str) -> Generator[Progress, None, LoadedModel]:

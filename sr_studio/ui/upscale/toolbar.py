@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QComboBox, QLabel, QMenu, QToolBar, QToolButton, QWidget
 
+from sr_studio.ui.jobs.devices import DeviceCombo
 from sr_studio.ui.models.purpose import model_label, model_tooltip
 
 if TYPE_CHECKING:
@@ -52,10 +53,8 @@ class UpscaleToolbar(QToolBar):
         self.scale_combo.setToolTip("Show only the models of this scale")
         self.scale_combo.addItem("All scales", 0)
         self._offer_scales()
-        self.device_combo = QComboBox()
+        self.device_combo = DeviceCombo(["cpu"], auto_label="Auto (best available)")
         self.device_combo.setToolTip("Where the network runs")
-        self.device_combo.addItem("Auto (best available)", "auto")
-        self.device_combo.addItem("CPU", "cpu")
         self.compare_menu = QMenu("Compare with", self)
         self.compare_menu.setToolTipsVisible(True)
         self.compare_menu.aboutToShow.connect(self._fill_compare_menu)
@@ -86,8 +85,7 @@ class UpscaleToolbar(QToolBar):
         settings = self.settings
         with _signals_blocked(self.scale_combo, self.device_combo):
             self.scale_combo.setCurrentIndex(max(0, self.scale_combo.findData(settings.scale_filter)))
-            self.add_devices([(settings.device, settings.device)])
-            self.device_combo.setCurrentIndex(self.device_combo.findData(settings.device))
+            self.device_combo.select(settings.device)
         default = self.library.default("upscale")
         self.fill_models(settings.model or (default.name if default is not None else None))
 
@@ -137,14 +135,7 @@ class UpscaleToolbar(QToolBar):
         return next((e for e in self.library.entries("upscale") if e.name == name), None)
 
     def current_device(self) -> str:
-        return self.device_combo.currentData() or "auto"
-
-    def add_devices(self, devices: Sequence[tuple[str, str]]) -> None:
-        """Offer more devices, as (name, label) pairs; the current choice stays."""
-        with _signals_blocked(self.device_combo):
-            for name, label in devices:
-                if self.device_combo.findData(name) < 0:
-                    self.device_combo.addItem(label, name)
+        return self.device_combo.current_device()
 
     def _model_changed(self) -> None:
         name = self.current_model()

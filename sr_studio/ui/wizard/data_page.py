@@ -150,10 +150,12 @@ class DataPage(QWizardPage):
             return
         self.summary_label.setText("Scanning…")
         self.warnings_label.hide()
-        handle = workers.prepare_job()
-        handle.finished.connect(self._on_scanned)
-        handle.failed.connect(self._show_problem)
-        workers.launch(handle, partial(_scan_job, str(self.folder)), self.owner.pool)
+        workers.start_job(
+            partial(_scan_job, str(self.folder)),
+            self.owner.pool,
+            finished=self._on_scanned,
+            failed=self._show_problem,
+        )
 
     def _show_problem(self, message: str) -> None:
         self.summary_label.setText("")

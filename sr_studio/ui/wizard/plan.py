@@ -12,7 +12,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sr_studio.core.estimate import duration
 from sr_studio.core.library import NAME_MAX, sanitise_name
 from sr_studio.train.protocol import validation_count
 
@@ -156,6 +155,3 @@ def evaluation_seconds(plan: Plan, seconds_per_step: float, summary: ScanSummary
     else:
         per_eval = seconds_per_step * (64 + (val or count)) / plan.batch
     return per_eval * evaluations, evaluations
-
-
-duration_text = duration  # the wizard's labels say "≈ 5 min" themselves

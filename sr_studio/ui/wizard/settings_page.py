@@ -28,8 +28,9 @@ from PySide6.QtWidgets import (
 )
 
 from sr_studio.core.errors import SRStudioError
-from sr_studio.ui.common import ERROR_STYLE, list_devices
-from sr_studio.ui.jobs import workers
+from sr_studio.core.estimate import duration
+from sr_studio.ui.common import ERROR_STYLE
+from sr_studio.ui.jobs.devices import DeviceCombo
 from sr_studio.ui.wizard.plan import (
     PATCH_MAX,
     PRESETS,
@@ -37,7 +38,6 @@ from sr_studio.ui.wizard.plan import (
     STEPS_MAX,
     UPSCALE,
     Plan,
-    duration_text,
     evaluation_seconds,
     write_recipe,
 )
@@ -74,7 +74,6 @@ class SettingsPage(QWizardPage):
         self._remeasure.setSingleShot(True)
         self._remeasure.setInterval(REMEASURE_DELAY_MS)
         self._initialised_for: tuple[str, ScanSummary | None] | None = None
-        self._devices_listed = False
 
         self.base_combo = QComboBox()
         self.size_combo = QComboBox()
@@ -100,8 +99,7 @@ class SettingsPage(QWizardPage):
         self.lr_spin.setRange(1e-6, 1e-2)
         self.lr_spin.setSingleStep(1e-5)
         self.eval_spin = spin_box(1, 1_000_000, 100, "steps between validation measurements and previews")
-        self.device_combo = QComboBox()
-        self.device_combo.addItem("auto (best available)", "auto")
+        self.device_combo = DeviceCombo()
         self.threads_spin = spin_box(0, os.cpu_count() or 1, 0, "CPU threads for training (0: all)")
         self.threads_spin.setSpecialValueText("all")
         self.estimate_label = text_label()
@@ -155,11 +153,7 @@ class SettingsPage(QWizardPage):
         if previous is None or previous[0] != task or previous[1] is not summary:
             self._initialised_for = (task, summary)  # coming back to the same task and scan keeps edits
             self._set_defaults(task, summary)
-        if not self._devices_listed:
-            self._devices_listed = True
-            handle = workers.prepare_job()
-            handle.finished.connect(self._on_devices)
-            workers.launch(handle, list_devices, self.owner.pool)
+        self.device_combo.probe(self.owner.pool)  # once
         self._settings_changed()
         self.measure()
 
@@ -232,11 +226,6 @@ class SettingsPage(QWizardPage):
         )
 
     # --- settings ---------------------------------------------------------------------------------
-    def _on_devices(self, devices: list[tuple[str, str]]) -> None:
-        for name, label in devices:
-            if self.device_combo.findData(name) < 0:
-                self.device_combo.addItem(label, name)
-
     def _preset_chosen(self, checked: bool) -> None:
         if checked:
             self._apply_preset()
@@ -353,9 +342,9 @@ class SettingsPage(QWizardPage):
         presets = zip(self.preset_radios, PRESETS[self.owner.task], self._preset_steps(), strict=True)
         for radio, preset, steps in presets:
             radio.setText(
-                f"{preset.label} — {steps} steps, ≈ {duration_text(steps * rate)}"
+                f"{preset.label} — {steps} steps, ≈ {duration(steps * rate)}"
                 if rate
-                else f"{preset.label} — about {duration_text(preset.seconds)}"
+                else f"{preset.label} — about {duration(preset.seconds)}"
             )
         if self.problem() is not None:
             self.estimate_label.setText("")
@@ -368,11 +357,11 @@ class SettingsPage(QWizardPage):
             plan = self.plan()
             extra, evaluations = evaluation_seconds(plan, rate, self.owner.state.summary)
             text = (
-                f"≈ {duration_text(plan.steps * rate)} for {plan.steps} steps on this machine "
+                f"≈ {duration(plan.steps * rate)} for {plan.steps} steps on this machine "
                 f"({rate:.3g} s/step, measured for {_measured_what(plan)})"
             )
             if evaluations:
-                text += f", plus roughly {duration_text(extra)} for {evaluations} evaluations (estimated)"
+                text += f", plus roughly {duration(extra)} for {evaluations} evaluations (estimated)"
             self.estimate_label.setText(text + ".")
 
 

@@ -23,13 +23,12 @@ from PySide6.QtWidgets import (
 )
 
 from sr_studio.core.errors import SRStudioError
+from sr_studio.core.estimate import duration, eta_text
 from sr_studio.train.protocol import CHECKPOINT
-from sr_studio.ui.common import eta_text
 from sr_studio.ui.wizard.curves import CurvePlot
 from sr_studio.ui.wizard.plan import (
     UPSCALE,
     Plan,
-    duration_text,
     new_run_dir,
     recipe_path,
     unique_name,
@@ -218,7 +217,7 @@ class TrainPage(QWizardPage):
             self.progress_bar.setValue(self.progress_bar.maximum())
             self.eta_label.setText("")
             self.status_label.setText(
-                f"Done: {event.get('step')} steps in {duration_text(float(event.get('seconds', 0)))}. "
+                f"Done: {event.get('step')} steps in {duration(float(event.get('seconds', 0)))}. "
                 "Next shows the results and saves the model."
             )
             self.completeChanged.emit()

@@ -27,6 +27,7 @@ from sr_studio.ui.wizard.state import WizardState
 from sr_studio.ui.wizard.train_page import STOP_TIMEOUT_MS, TrainPage
 from sr_studio.ui.wizard.what_page import WhatPage
 
+TITLE = "Train on my images"  # also the Tools menu entry that opens it (with "…")
 KEEP, STOP, STAY = "keep", "stop", "stay"  # closing mid-run: the job goes on, or stops, or the wizard stays
 
 
@@ -49,7 +50,7 @@ class FineTuneWizard(QWizard):
         settings: Settings | None = None,
     ) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Train on my images")
+        self.setWindowTitle(TITLE)
         self.library = library
         self.pool = pool
         self.settings = settings
