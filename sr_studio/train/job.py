@@ -13,9 +13,7 @@ is a pure function of the step, so it needs no state of its own.
 
 from __future__ import annotations
 
-import io
 import json
-import pickle
 import sys
 import time
 from datetime import datetime
@@ -25,16 +23,16 @@ from typing import Any, TextIO
 import torch
 
 from sr_studio import __version__
-from sr_studio.core.atomic import atomic_write, write_bytes_atomic, write_text_atomic
+from sr_studio.core.atomic import write_text_atomic
 from sr_studio.core.errors import SRStudioError, UsageError
 from sr_studio.core.library import ModelLibrary, save_model_files
 from sr_studio.core.paths import user_data_dir, user_models_dir
 from sr_studio.core.system import cpu_name
+from sr_studio.train.checkpoint import load_checkpoint, restore_best, save_best, save_checkpoint
 from sr_studio.train.common import training_precision
 from sr_studio.train.config import RunConfig, dump_toml, load_config
 from sr_studio.train.data import Dataset, load_dataset
 from sr_studio.train.protocol import (
-    BEST,
     CHECKPOINT,
     CHECKPOINT_EVENT,
     CONFIG,
@@ -178,7 +176,7 @@ class Run:
         config, trainer, state = self.config, self.trainer, self.state
         checkpoint = self.run_dir / CHECKPOINT
         if resuming and checkpoint.exists():
-            state.update(_load_checkpoint(checkpoint, trainer, self.generator))
+            state.update(load_checkpoint(checkpoint, trainer, self.generator))
         self._seconds_before, self._clock = state["seconds"], time.perf_counter()
         dataset = trainer.dataset
         self.log(
@@ -206,7 +204,7 @@ class Run:
             base_score = _score(config, {"model": state["before"].get("base", {})})
             if state["lineage"] and base_score is not None:  # a continuation must beat what it replaces
                 state["best"], state["best_step"] = base_score, 0
-                _save_best(trainer, self.run_dir)
+                save_best(trainer, self.run_dir)
 
         window_start, window_step = self._clock, state["step"]
         first_step = state["step"]
@@ -237,7 +235,7 @@ class Run:
 
         restored = state["best"] is not None and state["best_step"] != steps  # ranked runs only
         if restored:
-            _restore_best(trainer, self.run_dir)
+            restore_best(trainer, self.run_dir)
         if restored or limit or not metrics:
             metrics = self.evaluate(steps, 0, final=True)
         self.checkpoint()
@@ -248,7 +246,7 @@ class Run:
     def checkpoint(self) -> None:
         self.state["seconds"] = self.elapsed()
         path = self.run_dir / CHECKPOINT
-        _save_checkpoint(path, self.trainer, self.generator, self.state)
+        save_checkpoint(path, self.trainer, self.generator, self.state)
         self.log(CHECKPOINT_EVENT, step=self.state["step"], path=str(path))
 
     def evaluate(self, step: int, limit: int, *, final: bool = False) -> dict[str, Any]:
@@ -261,7 +259,7 @@ class Run:
         improved = not final and score is not None and (state["best"] is None or score > state["best"])
         if improved:
             state["best"], state["best_step"] = score, step
-            _save_best(self.trainer, self.run_dir)
+            save_best(self.trainer, self.run_dir)
         unranked = score is None  # a GAN keeps its latest weights
         if unranked:
             state["best"], state["best_step"] = None, step
@@ -348,55 +346,6 @@ def _score(config: RunConfig, metrics: dict[str, Any]) -> float | None:
     if config.task != "upscale" or config.train.adversarial:
         return None
     return metrics.get("model", {}).get("psnr")
-
-
-def _save_best(trainer: Any, run_dir: Path) -> None:
-    from safetensors.torch import save_file
-
-    weights = {k: v.detach().cpu().contiguous() for k, v in trainer.evaluated.state_dict().items()}
-    with atomic_write(run_dir / BEST) as temporary:
-        save_file(weights, temporary)
-
-
-def _restore_best(trainer: Any, run_dir: Path) -> None:
-    """Put the weights that validated best back into the network that is measured and exported: those of
-    the best periodic evaluation (the last step's included), or, for a run that continues a model and never
-    beat it, the base model's from step 0. The caller then measures them once more, on every image."""
-    from safetensors.torch import load_file
-
-    trainer.evaluated.load_state_dict(load_file(run_dir / BEST))
-
-
-def _save_checkpoint(path: Path, trainer: Any, generator: torch.Generator, state: dict[str, Any]) -> None:
-    buffer = io.BytesIO()
-    torch.save(
-        {
-            "format": 1,
-            "trainer": trainer.state_dict(),
-            "generator": generator.get_state(),
-            "torch_rng": torch.get_rng_state(),
-            **state,
-        },
-        buffer,
-    )
-    try:
-        write_bytes_atomic(path, buffer.getvalue())
-    except OSError as error:  # disk full, folder removed: the user can act on it
-        raise SRStudioError(f"cannot write the checkpoint: {error.strerror or error}", path) from None
-
-
-def _load_checkpoint(path: Path, trainer: Any, generator: torch.Generator) -> dict[str, Any]:
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-        trainer.load_state_dict(saved["trainer"])
-    except (RuntimeError, KeyError, OSError, EOFError, ValueError, pickle.UnpicklingError) as error:
-        raise SRStudioError(
-            f"cannot resume from the checkpoint: {str(error).splitlines()[0]}", path
-        ) from None
-    generator.set_state(saved["generator"])
-    torch.set_rng_state(saved["torch_rng"])
-    keys = ("step", "best", "best_step", "seconds", "before", "started", "lineage")
-    return {key: saved[key] for key in keys if key in saved}
 
 
 def _machine(device: torch.device) -> str:
