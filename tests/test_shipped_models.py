@@ -86,3 +86,16 @@ def test_the_emoji_sampler_draws_varied_64px_pictures(library: ModelLibrary) -> 
     pictures = sample(library.load("dcgan-emoji-64"), 4, seed=0, device="cpu")
     assert [p.pixels.shape for p in pictures] == [(64, 64, 3)] * 4
     assert not np.array_equal(pictures[0].pixels, pictures[1].pixels)
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_cards_name_files_relative_to_their_folder(library: ModelLibrary, name: str) -> None:
+    """A shipped card travels with the app: it names its recipe's and data's paths relative to its own
+    folder, never the build machine's absolute paths."""
+    card = library.find(name).card
+    recorded = tomllib.loads(card.recipe)
+    paths = [recorded["output"], *recorded["data"]["train"], *recorded["data"]["val"]]
+    paths.append(card.data_manifest["folder"])
+    assert [path for path in paths if Path(path).is_absolute()] == []
+    folder = library.find(name).card_path.parent
+    assert (folder / recorded["output"]).resolve() == folder.resolve()
