@@ -121,9 +121,10 @@ def main() -> int:
         result = json.loads(done.stdout)
         used = result["results"][0] if "results" in result else result
         if used.get("backend") != "openvino":
+            notes = "; ".join(str(n.get("note", n)) for n in used.get("notes") or [])  # {"file", "note"}
             if args.expect_openvino:
-                raise AssertionError(f"OpenVINO did not run: {used.get('notes')}")
-            return f"not in this install, torch ran instead ({'; '.join(used.get('notes') or [])})"
+                raise AssertionError(f"OpenVINO did not run: {notes}")
+            return f"not in this install, torch ran instead ({notes})"
         return f"ran in {used.get('precision')}"
 
     def sample(folder: Path) -> str:
