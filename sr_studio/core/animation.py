@@ -20,13 +20,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
-from sr_studio.core.atomic import atomic_write
 from sr_studio.core.errors import ImageError
 from sr_studio.core.formats import ANIMATED_FORMATS, format_for_path, format_name, readable_formats
 from sr_studio.core.jobs import CancelToken, Progress, check_cancel
 from sr_studio.core.metadata import Metadata, dpi_of, profile_fits
 from sr_studio.core.picture import Picture
-from sr_studio.core.saving import encoder_options, to_palette
+from sr_studio.core.saving import encoder_options, to_palette, writing
 
 if TYPE_CHECKING:
     from sr_studio.core.library import LoadedModel
@@ -220,15 +219,8 @@ def save_animation(
         options["icc_profile"] = animation.metadata.icc_profile
     if animation.metadata.exif and kind != "GIF":
         options["exif"] = animation.metadata.exif
-    try:
-        with atomic_write(path, overwrite=overwrite) as temp:
-            images[0].save(temp, format=kind, **options)
-    except FileExistsError:
-        raise ImageError("already exists (use --overwrite)", path) from None
-    except PermissionError:
-        raise ImageError("permission denied", path) from None
-    except (OSError, ValueError) as error:
-        raise ImageError(f"could not write {kind}: {error}", path) from None
+    with writing(path, kind, overwrite=overwrite) as temp:
+        images[0].save(temp, format=kind, **options)
     return path
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -79,25 +81,33 @@ def save_image(
             "save as PNG or TIFF",
             path,
         )
+    with writing(path, kind, overwrite=overwrite) as temp:
+        if picture.bit_depth == 16 and picture.channels > 1 and kind in DEEP_FORMATS:
+            with open(temp, "wb") as file:
+                write_deep(picture.pixels, picture.metadata, kind, file, compression != "none")
+        else:
+            image = pil_image_for(picture, kind)
+            options = metadata_options(picture.metadata, image.mode)
+            if kind in ("WEBP", "AVIF"):
+                options.pop("dpi", None)  # nowhere to keep it
+            options.update(encoder_options(kind, quality, compression, picture.metadata.exif))
+            image.save(temp, format=kind, **options)
+    return path
+
+
+@contextmanager
+def writing(path: Path, kind: str, *, overwrite: bool) -> Iterator[Path]:
+    """A temporary file that becomes `path` atomically; whatever the writer raises becomes one ImageError
+    naming the file (a still picture and an animation are written the same way)."""
     try:
         with atomic_write(path, overwrite=overwrite) as temp:
-            if picture.bit_depth == 16 and picture.channels > 1 and kind in DEEP_FORMATS:
-                with open(temp, "wb") as file:
-                    write_deep(picture.pixels, picture.metadata, kind, file, compression != "none")
-            else:
-                image = pil_image_for(picture, kind)
-                options = metadata_options(picture.metadata, image.mode)
-                if kind in ("WEBP", "AVIF"):
-                    options.pop("dpi", None)  # nowhere to keep it
-                options.update(encoder_options(kind, quality, compression, picture.metadata.exif))
-                image.save(temp, format=kind, **options)
+            yield temp
     except FileExistsError:
         raise ImageError("already exists (use --overwrite)", path) from None
     except PermissionError:
         raise ImageError("permission denied", path) from None
     except (OSError, ValueError) as error:
         raise ImageError(f"could not write {kind}: {error}", path) from None
-    return path
 
 
 def made_by(path: str | os.PathLike[str]) -> str | None:
