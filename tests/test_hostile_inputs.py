@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from sr_studio.core import batch as batch_module
+from sr_studio.core import batch_file
 from sr_studio.core.atomic import remove_stale_temps
 from sr_studio.core.batch import OutputOptions, batch_job, output_format, plan_batch
 from sr_studio.core.errors import Cancelled, ImageError
@@ -114,14 +114,14 @@ def run_batch(paths: list[Path], out: Path, library, cancel: CancelToken | None 
     "error", [TypeError("bad operand"), NotImplementedError("pixel format"), IndexError("x"), MemoryError()]
 )
 def test_whatever_one_file_raises_is_that_files_failure(three, tmp_path, library, monkeypatch, error):
-    real = batch_module.load_image
+    real = batch_file.load_image
 
     def flaky(path, **options):
         if Path(path).name == "b.png":
             raise error
         return real(path, **options)
 
-    monkeypatch.setattr(batch_module, "load_image", flaky)
+    monkeypatch.setattr(batch_file, "load_image", flaky)
     report = run_batch(three, tmp_path / "out", library)
     assert [p.name for p in report.written] == ["a_x2.png", "c_x2.png"]
     ((source, problem),) = report.failed
@@ -131,7 +131,7 @@ def test_whatever_one_file_raises_is_that_files_failure(three, tmp_path, library
 
 
 def test_cancel_still_ends_the_batch(three, tmp_path, library, monkeypatch):
-    monkeypatch.setattr(batch_module, "load_image", lambda *a, **k: (_ for _ in ()).throw(Cancelled()))
+    monkeypatch.setattr(batch_file, "load_image", lambda *a, **k: (_ for _ in ()).throw(Cancelled()))
     with pytest.raises(Cancelled):
         run_batch(three, tmp_path / "out", library)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from sr_studio.core.ledger import LEDGER_NAME, read_ledger
 from tests.pictures import textured
 
 KILLS, IMAGES = 20, 60
@@ -37,7 +38,7 @@ def test_sigkill_at_random_moments_then_rerun_loses_no_output(tmp_path, library,
     reference = tmp_path / "reference"
     started = time.time()
     subprocess.run(command(folder, reference), env=env, check=True, capture_output=True, timeout=300)
-    written = sorted(path.stat().st_mtime - started for path in reference.iterdir())
+    written = sorted(path.stat().st_mtime - started for path in reference.glob("*.png"))
     first, last = written[0], written[-1]  # the batch's span on this machine, after start-up
 
     out = tmp_path / "out"
@@ -57,7 +58,10 @@ def test_sigkill_at_random_moments_then_rerun_loses_no_output(tmp_path, library,
 
     assert final.returncode == 0, final.stderr
     assert mid_batch >= 1  # the kills did land while outputs were being written
-    expected = sorted(p.name for p in reference.iterdir())
-    assert sorted(p.name for p in out.iterdir()) == expected  # every output, and no temp file
+    expected = sorted(p.name for p in reference.glob("*.png"))
+    assert sorted(p.name for p in out.iterdir()) == [*expected, LEDGER_NAME]  # every output, no temp file
     for name in expected:
         assert np.array_equal(pixels(out / name), pixels(reference / name)), name
+    last_run = read_ledger(out / LEDGER_NAME)[-IMAGES:]  # the killed runs' fates come before
+    assert sorted(Path(line["output"]).name for line in last_run) == expected
+    assert {line["fate"] for line in last_run} <= {"written", "skipped"}

@@ -4,7 +4,9 @@ A batch is resumable because every output is written atomically: a file exists o
 complete, so a re-run after a cancel, a crash or a kill skips exactly the finished files. Each output's EXIF
 names its model, so that a re-run with another model reports those files instead of skipping them.
 `sr-studio upscale` and the batch dialog both describe their batch as a `BatchRequest` and run it with
-`batch_request_job`.
+`batch_request_job`, which keeps one shard of the plan (core/shard), keeps the ledger (core/ledger) and
+runs the files here or on a Dask cluster (core/cluster); either way each file goes through the one
+per-file step in core/batch_file.
 """
 
 from __future__ import annotations
@@ -13,29 +15,28 @@ import os
 import string
 import time
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass, field, replace
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from PIL import ExifTags, Image
-
-from sr_studio.core.atomic import remove_stale_temps
-from sr_studio.core.errors import Cancelled, SRStudioError, UsageError
+from sr_studio.core.batch_file import FAILED, SKIPPED, WRITTEN, FileFate, existing_fate, upscale_fate
+from sr_studio.core.errors import SRStudioError, UsageError
 from sr_studio.core.formats import (
-    ANIMATED_FORMATS,
     SAVE_FORMATS,
     TIFF_COMPRESSIONS,
     is_readable,
     output_extension,
     writable_extensions,
 )
-from sr_studio.core.images import DEFAULT_MAX_PIXELS, MADE_BY, load_image, made_by, save_image
+from sr_studio.core.images import DEFAULT_MAX_PIXELS
 from sr_studio.core.jobs import CancelToken, Progress, check_cancel, relay
-from sr_studio.core.metadata import Metadata
+from sr_studio.core.ledger import Ledger
 
 if TYPE_CHECKING:
     from sr_studio.core.library import LoadedModel, ModelEntry, ModelLibrary
+    from sr_studio.core.shard import Shard
 
 DEFAULT_PATTERN = "{stem}_x{scale}"
 PATTERN_FIELDS = frozenset({"stem", "scale", "model"})
@@ -76,6 +77,9 @@ class BatchRequest:
     max_pixels: int = DEFAULT_MAX_PIXELS
     ensemble: bool = False  # "max quality": 8 flips and rotations per tile, about 8× the time
     backend: str = "auto"  # the forward pass's runtime: auto, torch or openvino (core/backends)
+    shard: Shard | None = None  # only this part of the plan (core/shard)
+    cluster: str | None = None  # run on Dask: "local:N" or a scheduler's address (core/cluster)
+    ledger: bool = False  # keep sr-studio-ledger.jsonl in the output folder (always with shard or cluster)
 
     def output_folder(self) -> Path:
         """Where the results land (to show the user): `output`, else `plan_batch`'s default rule."""
@@ -96,6 +100,17 @@ class BatchReport:
     notes: list[tuple[Path, str]] = field(default_factory=list)
     settings: dict[str, object] = field(default_factory=dict)  # device, precision and tile actually used
     seconds: float = 0.0
+
+    def add(self, fate: FileFate) -> None:
+        """File one fate under its list; a written file's settings are the batch's."""
+        if fate.status == WRITTEN and fate.output is not None:
+            self.written.append(fate.output)
+            self.settings = dict(fate.settings)
+            self.notes.extend((fate.source, note) for note in fate.notes)
+        elif fate.status == SKIPPED and fate.output is not None:
+            self.skipped.append(fate.output)
+        else:
+            self.failed.append((fate.source, fate.reason or "failed"))
 
 
 def validate_pattern(pattern: str) -> str:
@@ -162,11 +177,6 @@ def output_format(source: Path, options: OutputOptions) -> str:
     return output_extension(source, first_frame=options.first_frame)[0]
 
 
-def output_note(source: Path, options: OutputOptions) -> str | None:
-    """Why `source`'s own format is not kept (None when it is, or when a format was asked for)."""
-    return None if options.format else output_extension(source, first_frame=options.first_frame)[1]
-
-
 def validate_options(options: OutputOptions) -> OutputOptions:
     """Refuse an unknown format or TIFF compression before any work starts."""
     if options.format:
@@ -200,13 +210,7 @@ def plan_batch(
     """
     validate_pattern(options.pattern)
     validate_options(options)
-    single_file = len(inputs) == 1 and inputs[0].is_file()
-    if (
-        single_file
-        and out is not None
-        and not out.is_dir()
-        and out.suffix.lower().lstrip(".") in SAVE_FORMATS
-    ):
+    if out is not None and is_file_to_file(inputs, out):
         return [(BatchItem(inputs[0], Path(inputs[0].name)), out)], []
     jobs: list[tuple[BatchItem, Path]] = []
     failures: list[tuple[Path, str]] = []
@@ -220,6 +224,17 @@ def plan_batch(
         failures.extend(missing)
         jobs.extend((item, output_path(item, folder, options, scale=scale, model=model)) for item in items)
     return _without_clashes(jobs, failures)
+
+
+def is_file_to_file(inputs: Sequence[Path], out: Path | None) -> bool:
+    """One input file and an output that names an image file (not a folder): `plan_batch`'s one-file job."""
+    single_file = len(inputs) == 1 and inputs[0].is_file()
+    return (
+        single_file
+        and out is not None
+        and not out.is_dir()
+        and out.suffix.lower().lstrip(".") in SAVE_FORMATS
+    )
 
 
 def _without_clashes(
@@ -237,24 +252,6 @@ def _without_clashes(
     return kept, failures
 
 
-def describe_failure(error: Exception, source: Path) -> str:
-    """One line for the report; the file is named only when it is not the input itself (e.g. the output).
-
-    Anything but our own errors and the system's is a bug met on this file: its traceback goes to the log.
-    """
-    if isinstance(error, SRStudioError):
-        return error.problem if error.path in (None, str(source)) else str(error)
-    if isinstance(error, OSError):
-        return f"{error.filename or source}: {error.strerror or error}"
-    if isinstance(error, MemoryError):
-        return "not enough memory for this picture (try a smaller --tile)"
-    from sr_studio.core.logs import log_exception
-
-    where = log_exception(error)
-    text = " ".join(str(error).split())[:200]
-    return f"internal error: {error.__class__.__name__}: {text} (details in {where})"
-
-
 def batch_job(
     jobs: Sequence[tuple[BatchItem, Path]],
     model: LoadedModel,
@@ -267,10 +264,12 @@ def batch_job(
     ensemble: bool = False,
     cancel: CancelToken | None = None,
     backend: str = "auto",
+    record: Callable[[FileFate], None] | None = None,
 ) -> Generator[Progress, None, BatchReport]:
     """Upscale each (input, output path) pair, skipping finished outputs and recording failures.
 
     Progress events count files; `info` carries the current file and how far through it the job is.
+    `record` hears each file's fate as soon as it is settled (the ledger).
     """
 
     report = BatchReport()
@@ -282,37 +281,21 @@ def batch_job(
         eta = elapsed / done * (total - done) if done > 0 else None
         return Progress(int(done), total, "files", eta, info)
 
+    run = dict(
+        device=device, precision=precision, tile=tile, ensemble=ensemble, cancel=cancel, backend=backend
+    )
     for index, (item, target) in enumerate(jobs):
         check_cancel(cancel)
         info = {"file": str(item.source), "output": str(target), "file_fraction": 0.0}
-        remove_stale_temps(target)  # left by a writer that was killed
-        if target.exists() and not options.overwrite:
-            problem = _made_by_another(target, model.card.name)
-            if problem is None:
-                report.skipped.append(target)
-                yield event(index + 1, {**info, "status": "skipped", "file_fraction": 1.0})
-            else:
-                report.failed.append((item.source, problem))
-                yield event(index + 1, {**info, "status": "failed", "error": problem, "file_fraction": 1.0})
-            continue
-        yield event(index, info)
-        run = dict(
-            device=device, precision=precision, tile=tile, ensemble=ensemble, cancel=cancel, backend=backend
-        )
-        try:
-            work = _upscale_file(item.source, target, model, options, run, max_pixels)
-            settings, notes = yield from relay(work, partial(_file_step, event, index, info))
-        except Cancelled:
-            raise
-        except Exception as error:  # whatever one file raises is that file's failure; the batch goes on
-            problem = describe_failure(error, item.source)
-            report.failed.append((item.source, problem))
-            yield event(index + 1, {**info, "status": "failed", "error": problem, "file_fraction": 1.0})
-            continue
-        report.settings = {**settings, "ensemble": ensemble}
-        report.written.append(target)
-        report.notes.extend((item.source, note) for note in notes)
-        yield event(index + 1, {**info, "status": "written", "file_fraction": 1.0})
+        fate = existing_fate(item, target, model.card.name, options)
+        if fate is None:
+            yield event(index, info)
+            work = upscale_fate(item, target, model, options, run, max_pixels)
+            fate = yield from relay(work, partial(_file_step, event, index, info))
+        report.add(fate)
+        if record is not None:
+            record(fate)
+        yield event(index + 1, {**info, **fate.info(), "file_fraction": 1.0})
     report.seconds = time.perf_counter() - started
     return report
 
@@ -325,80 +308,12 @@ def _file_step(
     return event(index + fraction, {**info, "file_fraction": fraction, "part": part})
 
 
-def _upscale_file(
-    source: Path,
-    target: Path,
-    model: LoadedModel,
-    options: OutputOptions,
-    run: dict,
-    max_pixels: int,
-) -> Generator[tuple[float, str], None, tuple[dict[str, object], list[str]]]:
-    """Read, upscale and write one file, yielding (fraction of the file, part); returns the device,
-    precision and tile used and the file's notes. An animation goes frame by frame when its output can
-    animate and not only its first frame is wanted."""
-    from sr_studio.core.animation import load_animation, save_animation, upscale_animation_job
-    from sr_studio.core.formats import format_for_path
-    from sr_studio.core.upscale import upscale_job
-
-    animated = not options.first_frame and format_for_path(target) in ANIMATED_FORMATS
-    animation = load_animation(source, max_pixels=max_pixels) if animated else None
-    note = output_note(source, options)
-    if animation is not None:
-        job = upscale_animation_job(animation, model, **run)
-        result, settings = yield from relay(
-            job, lambda frames: ((frames.done + frames.info["frame_fraction"]) / frames.total, "frames")
-        )
-        target.parent.mkdir(parents=True, exist_ok=True)
-        result = replace(result, metadata=_stamped_metadata(result.metadata, model.card.name))
-        save_animation(result, target, quality=options.quality, overwrite=options.overwrite)
-        return settings, [*animation.notes, *([note] if note else [])]
-    picture = load_image(source, max_pixels=max_pixels)
-    upscaled = yield from relay(
-        upscale_job(picture, model, **run), lambda tiles: (tiles.fraction, tiles.stage)
-    )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    picture_out = replace(
-        upscaled.picture, metadata=_stamped_metadata(upscaled.picture.metadata, model.card.name)
-    )
-    save_image(
-        picture_out,
-        target,
-        quality=options.quality,
-        compression=options.compression,
-        overwrite=options.overwrite,
-    )
-    settings = {"device": upscaled.device, "precision": upscaled.precision, "tile": upscaled.tile}
-    settings["backend"] = upscaled.backend
-    return settings, [*picture.notes, *upscaled.notes, *([note] if note else [])]
-
-
-def _made_by_another(target: Path, model: str) -> str | None:
-    """Why an existing output is not a finished one of this batch (None: it is, or is no batch output at all,
-    e.g. one from before outputs named their model: done either way)."""
-    maker = made_by(target)
-    if maker in (None, model):
-        return None
-    return f"{target.name} was made by {maker}, not {model}: use --overwrite or another --name"
-
-
-def _stamped_metadata(metadata: Metadata, model: str) -> Metadata:
-    """`metadata` with its EXIF Software tag naming `model` (every save format but GIF carries EXIF)."""
-    exif = Image.Exif()
-    try:
-        if metadata.exif:
-            exif.load(metadata.exif)
-        exif[ExifTags.Base.Software] = MADE_BY + model
-        data = exif.tobytes()
-    except Exception:  # EXIF that does not survive a second round trip: the output goes unstamped
-        return metadata
-    return replace(metadata, exif=data)
-
-
 def batch_request_job(
     request: BatchRequest, library: ModelLibrary, cancel: CancelToken | None = None
 ) -> Generator[Progress, None, BatchReport]:
-    """Plan the request, load its model and run the batch; inputs that could not be planned (missing,
-    clashing) lead the report's failures.
+    """Plan the request, keep its shard's part, load its model and run the batch, here or on a cluster;
+    inputs that could not be planned (missing, clashing) lead the report's failures (in shard 1 only, so
+    that N shards report them once).
 
     Planning scans folders and loading imports torch, so both belong inside the job (off a GUI thread).
     """
@@ -412,18 +327,55 @@ def batch_request_job(
     )
     if not jobs and not failures:
         raise SRStudioError(f"no images found in {', '.join(str(path) for path in request.inputs)}")
-    model = library.load(request.model)
-    report = yield from batch_job(
-        jobs,
-        model,
-        request.options,
-        device=request.device,
-        precision=request.precision,
-        tile=request.tile,
-        max_pixels=request.max_pixels,
-        ensemble=request.ensemble,
-        cancel=cancel,
-        backend=request.backend,
-    )
+    if request.shard is not None:
+        jobs = request.shard.select(jobs)
+        failures = failures if request.shard.index == 1 else []
+    with ExitStack() as stack:
+        folder = ledger_folder(request)
+        ledger = None
+        if folder is not None:
+            requested = {key: getattr(request, key) for key in ("device", "precision", "tile", "backend")}
+            ledger = stack.enter_context(
+                Ledger(
+                    folder,
+                    request.model,
+                    request.options,
+                    {**requested, "ensemble": request.ensemble},
+                    shard=request.shard,
+                    cluster=request.cluster,
+                )
+            )
+            for source, problem in failures:
+                ledger.record(FileFate(FAILED, source, None, reason=problem))
+        policy: dict[str, Any] = dict(
+            device=request.device,
+            precision=request.precision,
+            tile=request.tile,
+            max_pixels=request.max_pixels,
+            ensemble=request.ensemble,
+            cancel=cancel,
+            backend=request.backend,
+            record=None if ledger is None else ledger.record,
+        )
+        if request.cluster is not None:
+            from sr_studio.core.cluster import cluster_request_job
+
+            report = yield from cluster_request_job(
+                request.cluster, jobs, request.model, request.options, **policy
+            )
+        else:
+            report = yield from batch_job(jobs, library.load(request.model), request.options, **policy)
     report.failed[:0] = failures
     return report
+
+
+def ledger_folder(request: BatchRequest) -> Path | None:
+    """Where the request's ledger goes: its output folder, when its outputs go to one (not file to file,
+    not beside the inputs); shard and cluster runs always keep one, beside their outputs at worst."""
+    keeps = request.shard is not None or request.cluster is not None
+    if not (request.ledger or keeps):
+        return None
+    if is_file_to_file(request.inputs, request.output):
+        return request.output_folder().parent if keeps else None
+    beside = request.output is None and not (len(request.inputs) == 1 and request.inputs[0].is_dir())
+    return None if beside and not keeps else request.output_folder()
