@@ -27,12 +27,22 @@ def device(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-@pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private per-user data folder, so tests never touch the real one."""
+@pytest.fixture(autouse=True)
+def private_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test's own user data folder (models, logs, the OpenVINO model cache) and XDG data and config
+    folders (desktop entries, Qt's settings), so that no test writes to the real home or sees its files."""
     folder = tmp_path / "user-data"
     monkeypatch.setenv("SR_STUDIO_DATA_DIR", str(folder))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.delenv("SR_STUDIO_NO_MODEL_CACHE", raising=False)
     return folder
+
+
+@pytest.fixture
+def data_dir(private_home: Path) -> Path:
+    """The private per-user data folder, for tests that look inside it."""
+    return private_home
 
 
 @pytest.fixture

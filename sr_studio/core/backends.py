@@ -121,4 +121,18 @@ def describe(request: str = "auto") -> str:
         version = openvino_backend.version()
     except openvino_backend.Missing as error:
         return f"torch on every device (setting: {request}; {error})"
-    return f"OpenVINO {version} on the CPU where it converts the model, else torch (setting: {request})"
+    return (
+        f"OpenVINO {version} on the CPU where it converts the model, else torch (setting: {request}); "
+        f"{_describe_cache()}"
+    )
+
+
+def _describe_cache() -> str:
+    """Where converted models are kept, how many and how much, or that the cache is off."""
+    from sr_studio.core import openvino_cache
+
+    folder = openvino_cache.cache_dir()
+    if folder is None:
+        return f"model cache off ({openvino_cache.DISABLE_VARIABLE})"
+    models, size = openvino_cache.usage(folder)
+    return f"model cache: {models} converted, {size / 2**20:.0f} MB in {folder}"

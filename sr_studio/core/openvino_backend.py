@@ -5,6 +5,8 @@ precision hint says bf16) ran SRResNet faster than torch at the same precision (
 - **Conversion** traces the network once per module object (kept while the module lives) and checks the
   result against torch on a probe input of another size than the trace, so a model whose trace baked in
   a shape, or an operation that converts wrongly, is refused with a reason instead of giving wrong pixels.
+  A checked conversion is kept on disk (`openvino_cache`), so a later process reads it back instead of
+  tracing again (about 1 s for SRResNet); OpenVINO's compiled blobs are kept beside it.
 - **Compilation** is per tile shape: a static shape ran about 25 % faster than one dynamic compilation, and
   compiling takes 0.1-0.5 s. Each compiled shape holds its own activations (about 0.5 GB for a 336² SRResNet
   tile in bf16), so only the most recent ones are kept, up to `COMPILED_PIXELS` input pixels in all: three
@@ -28,12 +30,14 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from sr_studio.core import openvino_cache
 from sr_studio.core.jobs import CancelToken, check_cancel
 
 COMPILED_PIXELS = 3 * 336 * 336  # input pixels of the compiled shapes kept (each holds its activations)
@@ -41,6 +45,8 @@ POLL_MS = 20  # how often a running tile looks at its cancel token
 PROBE_TOLERANCE = 1e-3  # relative to the output's magnitude: f32 conversions agree to about 1e-6
 PRECISION_HINTS = {"fp32": "f32", "bf16": "bf16"}
 INSTALL_HINT = "pip install 'sr-studio[openvino]'"
+INPUT_SHAPE = [1, 3, -1, -1]  # one picture, RGB, any size: each tile shape is fixed when it is compiled
+TRACE_SIDE = 32  # the traced example's side (then aligned); the probe is another size, to catch baked shapes
 
 
 class Unavailable(Exception):
@@ -57,6 +63,7 @@ class _Conversion:
 
     model: Any  # openvino.Model; None when there is a problem
     problem: str | None = None
+    source: str = "converted"  # or "cache": read back from the on-disk cache, without tracing
 
 
 _lock = threading.Lock()
@@ -116,11 +123,46 @@ def convert(network: nn.Module, alignment: int = 1) -> _Conversion:
 
 
 def _convert(network: nn.Module, alignment: int) -> _Conversion:
+    """The disk cache's model for `network` where it has one, else a fresh conversion, stored when it passes.
+
+    A cached entry was checked against torch when it was written, and its files' hashes say it is
+    unchanged, so a hit skips the probe as well as the trace."""
     openvino = load_openvino()
+    folder = openvino_cache.cache_dir()
+    if folder is None:
+        return _convert_now(openvino, network, alignment)
+    key = openvino_cache.model_key(network, _policy(openvino, alignment))
+    cached = openvino_cache.load(folder, key, _core().read_model, reason)
+    if cached is not None:
+        return _Conversion(cached, source="cache")
+    conversion = _convert_now(openvino, network, alignment)
+    if conversion.problem is None:
+        openvino_cache.store(folder, key, conversion.model, _saver(openvino), reason)
+    return conversion
+
+
+def _policy(openvino: Any, alignment: int) -> dict[str, Any]:
+    """The converter's part of a cache key: what, besides the network, shapes the converted model."""
+    return {
+        "openvino": openvino.__version__,
+        "alignment": alignment,
+        "input": INPUT_SHAPE,
+        "trace_side": _aligned(TRACE_SIDE, alignment),
+    }
+
+
+def _saver(openvino: Any) -> Any:
+    def save(model: Any, path: str) -> None:
+        openvino.save_model(model, path, compress_to_fp16=False)  # f32 as converted: the hint picks bf16
+
+    return save
+
+
+def _convert_now(openvino: Any, network: nn.Module, alignment: int) -> _Conversion:
     reference = network
     if any(p.dtype != torch.float32 or p.device.type != "cpu" for p in network.parameters()):
         reference = _fp32_cpu_copy(network)
-    side = _aligned(32, alignment)
+    side = _aligned(TRACE_SIDE, alignment)
     generator = torch.Generator().manual_seed(0)
     probe = torch.rand(1, 3, _aligned(24, alignment), _aligned(40, alignment), generator=generator)
     try:
@@ -128,7 +170,7 @@ def _convert(network: nn.Module, alignment: int) -> _Conversion:
             warnings.simplefilter("ignore")  # tracer warnings: the probe below is the real check
             example = torch.rand(1, 3, side, side, generator=generator)  # not the global RNG: no side effect
             traced = torch.jit.trace(reference.eval(), example, check_trace=False)
-            model = openvino.convert_model(traced, input=[openvino.PartialShape([1, 3, -1, -1])])
+            model = openvino.convert_model(traced, input=[openvino.PartialShape(INPUT_SHAPE)])
             expected = reference(probe)
         got = _infer_once(model, probe)
     except Exception as error:  # any failure to convert or run is a refusal, never a crash
@@ -155,13 +197,33 @@ def _infer_once(model: Any, batch: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(compiled(batch.numpy())[0].copy())
 
 
-def _config(precision: str, threads: int) -> dict[str, Any]:
-    return {
+def _config(precision: str, threads: int, blobs: Path | None = None) -> dict[str, Any]:
+    """Compile settings; with `blobs`, OpenVINO keeps its compiled blobs there (its CACHE_DIR)."""
+    config: dict[str, Any] = {
         "INFERENCE_PRECISION_HINT": PRECISION_HINTS[precision],
         "INFERENCE_NUM_THREADS": threads,
         "PERFORMANCE_HINT": "LATENCY",  # one stream: a tile at a time, all threads on it
         "NUM_STREAMS": 1,
     }
+    if blobs is not None:
+        config["CACHE_DIR"] = str(blobs)
+    return config
+
+
+def _compile(shaped: Any, precision: str, threads: int) -> Any:
+    """`shaped` compiled, through OpenVINO's blob cache where the model cache is on and usable: a folder
+    it cannot write (OpenVINO then raises) compiles without it."""
+    folder = openvino_cache.cache_dir()
+    blobs = None if folder is None else openvino_cache.ready_compiled_dir(folder)
+    if folder is not None and blobs is not None:
+        try:
+            compiled = _core().compile_model(shaped, "CPU", _config(precision, threads, blobs))
+        except Exception as error:  # its blob cache failing; a real compile error comes again below
+            openvino_cache.note(f"model cache: compiling without compiled blobs: {reason(error)}")
+        else:
+            openvino_cache.prune(folder)  # a new shape may have added a blob
+            return compiled
+    return _core().compile_model(shaped, "CPU", _config(precision, threads))
 
 
 def compiled_for(conversion: _Conversion, precision: str, threads: int, shape: tuple[int, ...]) -> Any:
@@ -174,7 +236,7 @@ def compiled_for(conversion: _Conversion, precision: str, threads: int, shape: t
             return hit[1]
     shaped = conversion.model.clone()
     shaped.reshape(list(shape))
-    compiled = _core().compile_model(shaped, "CPU", _config(precision, threads))
+    compiled = _compile(shaped, precision, threads)
     with _lock:
         _compiled[key] = (conversion, compiled)  # the conversion too, so that its id stays unique
         while len(_compiled) > 1 and sum(_pixels(k) for k in _compiled) > COMPILED_PIXELS:
@@ -201,6 +263,7 @@ class OpenVINOForward:
 
     def __init__(self, conversion: _Conversion, precision: str, threads: int) -> None:
         self.conversion = conversion
+        self.source = conversion.source  # "converted" now, or read from the "cache"
         self.precision = precision
         self.threads = threads
         self._cancel: CancelToken | None = None
