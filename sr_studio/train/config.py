@@ -53,7 +53,7 @@ class TrainConfig:
     """The optimisation: steps, batch, learning rate and its schedule, losses."""
 
     steps: int = 1000
-    batch: int = 16
+    batch: int = 16  # per process: on N processes (torchrun) each step learns from N × batch
     lr: float = 2e-4
     schedule: str = "cosine"  # cosine | step | constant
     warmup: int = 0

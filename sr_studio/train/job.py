@@ -9,6 +9,10 @@ A checkpoint (networks, optimisers, the data generator's and torch's RNG states,
 time) is written atomically every `checkpoint_every` steps; `--resume RUN_DIR` restarts from it and, on
 the same machine, continues bit for bit as the uninterrupted run would have. The learning-rate schedule
 is a pure function of the step, so it needs no state of its own.
+
+Under torchrun every rank runs this same loop in step with the others (`sr_studio.train.distributed`):
+losses are averaged over the ranks for the `step` event, a stop asked of any rank stops all at the same
+step, and rank 0 alone evaluates, writes the run folder and the model, and prints events.
 """
 
 from __future__ import annotations
@@ -22,16 +26,16 @@ from typing import Any, TextIO
 
 import torch
 
-from sr_studio import __version__
 from sr_studio.core.atomic import write_text_atomic
 from sr_studio.core.errors import SRStudioError, UsageError
-from sr_studio.core.library import ModelLibrary, save_model_files
+from sr_studio.core.library import ModelLibrary
 from sr_studio.core.paths import user_data_dir, user_models_dir
-from sr_studio.core.system import cpu_name
 from sr_studio.train.checkpoint import load_checkpoint, restore_best, save_best, save_checkpoint
 from sr_studio.train.common import training_precision
 from sr_studio.train.config import RunConfig, dump_toml, load_config
-from sr_studio.train.data import Dataset, load_dataset
+from sr_studio.train.data import load_dataset
+from sr_studio.train.distributed import World, data_seed
+from sr_studio.train.export import export_model
 from sr_studio.train.protocol import (
     CHECKPOINT,
     CHECKPOINT_EVENT,
@@ -50,21 +54,27 @@ from sr_studio.train.protocol import (
     STEP,
     STOPPED,
 )
-from sr_studio.train.segments import this_segment, totals
 from sr_studio.train.stop import StopRequest
 
 
 class EventLog:
-    """Writes each event as one JSON line to a stream (stdout) and to the run's events.jsonl."""
+    """Writes each event as one JSON line to a stream (stdout) and to the run's events.jsonl; `only`: the
+    events it writes at all (the other ranks of a distributed run report only their errors, on stderr)."""
 
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
+    def __init__(self, stream: TextIO, only: frozenset[str] | None = None) -> None:
+        self.stream, self.only = stream, only
         self.file: TextIO | None = None
+
+    @classmethod
+    def for_rank(cls, stream: TextIO, world: World) -> EventLog:
+        return cls(stream) if world.is_main else cls(sys.stderr, only=frozenset({ERROR}))
 
     def attach(self, run_dir: Path) -> None:
         self.file = (run_dir / EVENTS).open("a", encoding="utf-8")
 
     def __call__(self, event: str, **fields: Any) -> None:
+        if self.only is not None and event not in self.only:
+            return
         line = json.dumps({"event": event, "time": round(time.time(), 3), **fields}, default=str)
         for target in (self.stream, self.file):
             if target is not None:
@@ -90,8 +100,10 @@ def main(
     stream: TextIO = sys.stdout,
     stop: StopRequest | None = None,
 ) -> int:
-    """Run a job from a recipe file (or a built `config`), or resume one; returns the exit code."""
-    log = EventLog(stream)
+    """Run a job from a recipe file (or a built `config`), or resume one; returns the exit code. Under
+    torchrun, this process's rank comes from its environment."""
+    world = World.from_env()
+    log = EventLog.for_rank(stream, world)
     stop = stop or StopRequest()
     try:
         if resume is not None:
@@ -103,11 +115,13 @@ def main(
             config = load_config(config_path, overrides)
         if config is None:
             raise UsageError("give a config file or --resume RUN_DIR")
-        return _run(config, run_dir or default_run_dir(config.name), resume is not None, log, stop)
+        run_dir = run_dir or default_run_dir(config.name)
+        return _run(config, run_dir, resume is not None, log, stop, world)
     except Exception as error:
-        return _failed(log, error)
+        return _failed(log, world.explain(error))
     finally:
         log.close()
+        world.close()
 
 
 def _failed(log: EventLog, error: Exception) -> int:
@@ -122,22 +136,24 @@ def _failed(log: EventLog, error: Exception) -> int:
     return EXIT_ERROR
 
 
-def _run(config: RunConfig, run_dir: Path, resuming: bool, log: EventLog, stop: StopRequest) -> int:
-
+def _run(
+    config: RunConfig, run_dir: Path, resuming: bool, log: EventLog, stop: StopRequest, world: World
+) -> int:
     output = config.path(config.output) if config.output else user_models_dir()
-    if not resuming:
+    if not resuming:  # every rank checks (each could stop alone), rank 0 alone writes
         if (run_dir / CHECKPOINT).exists():
             raise SRStudioError("this run folder already holds a run; resume it or pick another", run_dir)
         if config.output is None:
             ModelLibrary(user_dir=output).refuse_clash(config.name)
+    if world.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
-    # Rewritten on resume too: overrides given then (--steps, --threads) stay with the run, so resuming it
-    # again continues to the same end instead of the original recipe's.
-    write_text_atomic(run_dir / CONFIG, dump_toml(config))
-    log.attach(run_dir)
-    stop.watch(run_dir)
+        # Rewritten on resume too: overrides given then (--steps, --threads) stay with the run, so resuming
+        # it again continues to the same end instead of the original recipe's.
+        write_text_atomic(run_dir / CONFIG, dump_toml(config))
+        log.attach(run_dir)
+        stop.watch(run_dir)
     trainer, device, precision = _prepare(config)
-    return Run(config, trainer, run_dir, output, log, device, precision).train(resuming, stop)
+    return Run(config, trainer, run_dir, output, log, device, precision, world).train(resuming, stop)
 
 
 class Run:
@@ -152,10 +168,11 @@ class Run:
         log: EventLog,
         device: torch.device,
         precision: str,
+        world: World,
     ) -> None:
         self.config, self.trainer, self.run_dir, self.output, self.log = config, trainer, run_dir, output, log
-        self.device, self.precision = device, precision
-        self.generator = torch.Generator().manual_seed(config.seed)
+        self.device, self.precision, self.world = device, precision, world
+        self.generator = torch.Generator().manual_seed(data_seed(config.seed, world.rank))
         self.state: dict[str, Any] = {
             "step": 0,
             "best": None,
@@ -173,10 +190,12 @@ class Run:
         return self._seconds_before + time.perf_counter() - self._clock
 
     def train(self, resuming: bool, stop: StopRequest) -> int:
-        config, trainer, state = self.config, self.trainer, self.state
+        config, trainer, state, world = self.config, self.trainer, self.state, self.world
         checkpoint = self.run_dir / CHECKPOINT
         if resuming and checkpoint.exists():
-            state.update(load_checkpoint(checkpoint, trainer, self.generator))
+            saved = load_checkpoint(checkpoint, trainer, self.generator, rank=world.rank, seed=config.seed)
+            state.update(saved)
+        world.check_same(state["step"], "step to resume from")
         self._seconds_before, self._clock = state["seconds"], time.perf_counter()
         dataset = trainer.dataset
         self.log(
@@ -194,10 +213,11 @@ class Run:
             warnings=dataset.warnings,
             base=trainer.base_name,
             resumed=resuming,
+            processes=world.size,  # train.batch is per process: each step learns from processes × batch
             lineage=state["lineage"],  # the earlier segments this run continues (reports draw them)
         )
         limit, steps = config.data.eval_images, config.train.steps
-        if state["step"] == 0:
+        if state["step"] == 0 and world.is_main:
             state["before"] = trainer.baseline(limit)
             if state["before"]:
                 self.log(EVAL, step=0, metrics=state["before"], preview=None)
@@ -212,7 +232,9 @@ class Run:
         for step in range(state["step"] + 1, steps + 1):
             numbers = trainer.step(step, self.generator)
             state["step"] = step
+            stopping = world.any(stop.requested)  # read once: the checkpoint and the stop agree
             if step % config.train.log_every == 0 or step == steps:
+                numbers = world.mean(numbers)
                 now = time.perf_counter()
                 rate = (step - window_step) / max(now - window_start, 1e-9)
                 overall = (step - first_step) / max(now - self._clock, 1e-9)
@@ -225,28 +247,36 @@ class Run:
                     eta_s=round((steps - step) / overall, 1),
                     **{k: round(v, 6) for k, v in numbers.items()},
                 )
-            if step % config.train.eval_every == 0 or step == steps:
+            if (step % config.train.eval_every == 0 or step == steps) and world.is_main:
                 metrics = self.evaluate(step, limit)
-            if (step % config.train.checkpoint_every == 0 and step != steps) or stop.requested:
+            if (step % config.train.checkpoint_every == 0 and step != steps) or stopping:
                 self.checkpoint()
-            if stop.requested:
+            if stopping:
+                world.barrier()  # torchrun ends the others once one rank exits: after rank 0's checkpoint
                 self.log(STOPPED, step=step, run_dir=str(self.run_dir))
                 return EXIT_STOPPED
 
+        generators = world.gather(self.generator.get_state())  # the last collective: the others are done
+        if not world.is_main:
+            return EXIT_DONE
         restored = state["best"] is not None and state["best_step"] != steps  # ranked runs only
         if restored:
             restore_best(trainer, self.run_dir)
         if restored or limit or not metrics:
             metrics = self.evaluate(steps, 0, final=True)
-        self.checkpoint()
+        self.checkpoint(generators)
         card = self.export(metrics, complete=True)
         self.log(DONE, step=steps, card=str(card), seconds=round(self.elapsed(), 1), metrics=metrics)
         return EXIT_DONE
 
-    def checkpoint(self) -> None:
+    def checkpoint(self, generators: list[torch.Tensor] | None = None) -> None:
+        """Every rank's batch generator goes in (gathered here unless given), written by rank 0."""
+        generators = generators or self.world.gather(self.generator.get_state())
+        if not self.world.is_main:
+            return
         self.state["seconds"] = self.elapsed()
         path = self.run_dir / CHECKPOINT
-        save_checkpoint(path, self.trainer, self.generator, self.state)
+        save_checkpoint(path, self.trainer, self.generator, self.state, generators)
         self.log(CHECKPOINT_EVENT, step=self.state["step"], path=str(path))
 
     def evaluate(self, step: int, limit: int, *, final: bool = False) -> dict[str, Any]:
@@ -276,7 +306,7 @@ class Run:
         return metrics
 
     def export(self, metrics: dict[str, Any], *, complete: bool) -> Path:
-        return _export(
+        return export_model(
             self.config,
             self.trainer,
             self.output,
@@ -286,16 +316,19 @@ class Run:
             self.precision,
             self.elapsed(),
             complete=complete,
+            processes=self.world.size,
         )
 
 
 def probe(config: RunConfig, steps: int, stream: TextIO = sys.stdout) -> int:
     """Time `steps` training steps (after one warm-up step) without writing anything: the wizard's
-    presets quote times measured on this machine, not guessed."""
-    log = EventLog(stream)
+    presets quote times measured on this machine, not guessed. Under torchrun the ranks step together,
+    so rank 0's time per step is the run's."""
+    world = World.from_env()
+    log = EventLog.for_rank(stream, world)
     try:
         trainer, device, precision = _prepare(config)
-        generator = torch.Generator().manual_seed(config.seed)
+        generator = torch.Generator().manual_seed(data_seed(config.seed, world.rank))
         trainer.step(1, generator)
         times = []
         for step in range(2, steps + 2):
@@ -311,32 +344,40 @@ def probe(config: RunConfig, steps: int, stream: TextIO = sys.stdout) -> int:
             precision=precision,
             train_images=len(trainer.dataset.train),
             val_images=len(trainer.dataset.val),
+            processes=world.size,
         )
         return EXIT_DONE
     except Exception as error:
-        return _failed(log, error)
+        return _failed(log, world.explain(error))
+    finally:
+        world.close()
 
 
 def _prepare(config: RunConfig) -> tuple[Any, torch.device, str]:
-    """Threads, seed, device and precision as the config asks, and the task's trainer on that device."""
+    """Threads, seed, device and precision as the config asks, the process group when there are several
+    ranks (the seed alike on all: the same initial weights), and the task's trainer on that device."""
     from sr_studio.core.engine import resolve_device
 
+    world = World.from_env()
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
-    device = resolve_device(config.device)
+    device = world.device(resolve_device(config.device))
+    world.start(device)
     precision = training_precision(config.precision, device)
-    return _make_trainer(config, device, precision), device, precision
+    return _make_trainer(config, device, precision, world), device, precision
 
 
-def _make_trainer(config: RunConfig, device: torch.device, precision: str) -> Any:
+def _make_trainer(config: RunConfig, device: torch.device, precision: str, world: World) -> Any:
     if config.task == "upscale":
         from sr_studio.train.upscaler import UpscaleTrainer
 
-        return UpscaleTrainer(config, load_dataset(config, min_side=config.data.patch), device, precision)
+        dataset = load_dataset(config, min_side=config.data.patch)
+        return UpscaleTrainer(config, dataset, device, precision, world)
     from sr_studio.train.sampler import SampleTrainer
 
-    return SampleTrainer(config, load_dataset(config, min_side=8, needs_val=False), device, precision)
+    dataset = load_dataset(config, min_side=8, needs_val=False)
+    return SampleTrainer(config, dataset, device, precision, world)
 
 
 def _score(config: RunConfig, metrics: dict[str, Any]) -> float | None:
@@ -346,84 +387,3 @@ def _score(config: RunConfig, metrics: dict[str, Any]) -> float | None:
     if config.task != "upscale" or config.train.adversarial:
         return None
     return metrics.get("model", {}).get("psnr")
-
-
-def _machine(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    from sr_studio.core.engine import cpu_has_fast_bf16
-
-    features = "native bf16" if cpu_has_fast_bf16() else "no native bf16"
-    return f"{cpu_name()} ({features}), {torch.get_num_threads()} torch threads"
-
-
-def _export(
-    config: RunConfig,
-    trainer: Any,
-    output: Path,
-    metrics: dict[str, Any],
-    state: dict[str, Any],
-    device: torch.device,
-    precision: str,
-    seconds: float,
-    *,
-    complete: bool,
-) -> Path:
-    """Save the trained network as a library model whose card says how it was made and how good it is.
-
-    A model for the user's own library names their folders as they are. One written to an explicit output
-    folder (how the built-in models are made, to be shipped) names every path relative to that folder, so
-    its card holds nothing of the machine it was built on but what it says in `machine`.
-    """
-    network, fields = trainer.export()
-    dataset: Dataset = trainer.dataset
-    anchor = output if config.output is not None else None
-    segment = this_segment(
-        steps=state["step"],
-        seconds=seconds,
-        machine=_machine(device),
-        precision=precision,
-        started=state["started"],
-        metrics=metrics,
-        before=state["before"],
-    )
-    segments = [*state["lineage"], segment]
-    # "Before" numbers on the same images as "after": every evaluation carries its yardsticks (bicubic and
-    # the base model; real halves and the untrained generator); the step-0 ones stand in when it has none.
-    measured_alongside = {key: value for key, value in metrics.items() if key not in ("images", "model")}
-    before = measured_alongside or {key: value for key, value in state["before"].items() if key != "images"}
-    entry = save_model_files(
-        output,
-        network,
-        name=config.name,
-        overwrite=config.output is not None,
-        description=config.description or _describe(config, trainer),
-        licence="your own data" if config.output is None else "see data manifest",
-        recipe=dump_toml(config, relative_to=anchor),
-        data_manifest=dataset.manifest(relative_to=anchor),
-        metrics={"images": metrics.get("images"), "before": before, "after": metrics.get("model", {})},
-        extra={
-            "base_model": trainer.base_name,
-            "steps": config.train.steps,
-            "steps_done": state["step"],
-            "complete": complete,
-            "best_step": state.get("best_step"),
-            "wall_seconds": round(seconds, 1),
-            "device": str(device),
-            "machine": _machine(device),
-            "precision": precision,
-            "torch": torch.__version__,
-            "sr_studio": __version__,
-            "skipped_files": len(dataset.skipped),
-            "segments": segments,
-            "total": totals(segments),
-        },
-        **fields,
-    )
-    return entry.card_path
-
-
-def _describe(config: RunConfig, trainer: Any) -> str:
-    folders = ", ".join(Path(p).name for p in config.data.train)
-    start = f"{trainer.base_name} fine-tuned" if trainer.base_name else "trained"
-    return f"{start} on {folders} for {config.train.steps} steps"

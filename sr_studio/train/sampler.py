@@ -5,6 +5,10 @@ Each evaluation saves an 8×8 grid from fixed latents, so successive grids show 
 growing up, and measures Fréchet and kernel distances between generated and real images in the feature
 space of a fixed random conv network (no Inception weights offline; the numbers track progress within a
 run and between runs of this project, not against published FIDs).
+
+On several processes the generator trains under DDP (one forward, one backward per step); the
+discriminator runs forward three times per step, so its gradients are averaged by hand instead (see
+`upscaler` for why not one concatenated forward).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from sr_studio.train import losses
 from sr_studio.train.common import WeightAverage, autocast, base_state, lr_at, set_lr, warm_start
 from sr_studio.train.config import RunConfig
 from sr_studio.train.data import Dataset, square_images
+from sr_studio.train.distributed import SINGLE, World
 from sr_studio.train.features import distances
 
 GRID_SIDE = 8
@@ -33,8 +38,16 @@ MIN_REFERENCE = 2  # per half: a Fréchet distance needs a covariance, the kerne
 class SampleTrainer:
     """A DCGAN generator and discriminator with their optimisers, stepped by the job loop."""
 
-    def __init__(self, config: RunConfig, dataset: Dataset, device: torch.device, precision: str) -> None:
+    def __init__(
+        self,
+        config: RunConfig,
+        dataset: Dataset,
+        device: torch.device,
+        precision: str,
+        world: World = SINGLE,
+    ) -> None:
         self.config, self.dataset, self.device, self.precision = config, dataset, device, precision
+        self.world = world
         base = base_state(config, "sample")
         info = base[1] if base else {}
         self.base_name = info.get("name")
@@ -59,6 +72,7 @@ class SampleTrainer:
             self.discriminator.parameters(), lr=train.d_lr or train.lr, betas=betas
         )
         self.average = WeightAverage(self.network, train.ema) if train.ema else None
+        self.trained = world.wrap(self.network)
         fixed = torch.Generator().manual_seed(config.seed)
         self.fixed_latents = torch.randn(GRID_SIDE * GRID_SIDE, self.network.latent_dim, generator=fixed)
 
@@ -75,12 +89,13 @@ class SampleTrainer:
         self.discriminator.train()
 
         with autocast(self.device, self.precision):
-            fake = self.network(z)
+            fake = self.trained(z)
             real_logits = self.discriminator(losses.diff_augment(real, policy, generator)).float()
             fake_logits = self.discriminator(losses.diff_augment(fake.detach(), policy, generator)).float()
             d_loss = losses.discriminator_loss(real_logits, fake_logits)
         self.d_optimizer.zero_grad(set_to_none=True)
         d_loss.backward()
+        self.world.average_gradients(self.discriminator)
         self.d_optimizer.step()
 
         self.discriminator.requires_grad_(False)

@@ -3,6 +3,12 @@
 Evaluation follows the literature: whole validation images, LR by antialiased bicubic, Y-PSNR and SSIM
 with `scale` border pixels cropped; bicubic and the base model are measured the same way once, so the
 gain is plain in every report.
+
+On several processes (`distributed.World`) the generator trains under DDP; the discriminator does not,
+since it runs forward up to three times per step (on the fake for the generator's loss, then on real and
+fake for its own), which DDP's one-forward-per-backward bookkeeping does not allow. Concatenating real
+and fake into one forward would mix them in its batch-norm statistics and so change what a single
+process computes; instead its gradients are averaged over the ranks by hand after its backward.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from sr_studio.train import losses
 from sr_studio.train.common import WeightAverage, autocast, base_state, lr_at, set_lr, warm_start
 from sr_studio.train.config import RunConfig
 from sr_studio.train.data import Dataset, PatchSampler, to_tensor
+from sr_studio.train.distributed import SINGLE, World
 
 if TYPE_CHECKING:
     from sr_studio.models.srgan import SRGANDiscriminator
@@ -32,8 +39,16 @@ PREVIEW_CROP = 64  # LR pixels of the preview crop (×scale in the saved sheet)
 class UpscaleTrainer:
     """One generator (and, for SRGAN, a discriminator) with its optimisers, stepped by the job loop."""
 
-    def __init__(self, config: RunConfig, dataset: Dataset, device: torch.device, precision: str) -> None:
+    def __init__(
+        self,
+        config: RunConfig,
+        dataset: Dataset,
+        device: torch.device,
+        precision: str,
+        world: World = SINGLE,
+    ) -> None:
         self.config, self.dataset, self.device, self.precision = config, dataset, device, precision
+        self.world = world
         base = base_state(config, "upscale")
         info = base[1] if base else {}
         self.base_name = info.get("name")
@@ -54,6 +69,7 @@ class UpscaleTrainer:
             self.network.parameters(), lr=train.lr, betas=(train.beta1, train.beta2)
         )
         self.average = WeightAverage(self.network, train.ema) if train.ema else None
+        self.trained = world.wrap(self.network)  # every rank's EMA follows the same averaged weights
         self.sampler = PatchSampler(dataset.train, config.data.patch, self.scale, config.data.degrade)
         self.perceptual = None
         if train.perceptual:
@@ -69,15 +85,21 @@ class UpscaleTrainer:
 
     # ------------------------------------------------------------------------------------------ training
     def step(self, step: int, generator: torch.Generator) -> dict[str, float]:
+        """Draw this rank's batch of `train.batch` patches and learn from it."""
+        lr_batch, hr_batch = self.sampler.batch(self.config.train.batch, generator)
+        return self.learn(step, lr_batch, hr_batch)
+
+    def learn(self, step: int, lr_batch: torch.Tensor, hr_batch: torch.Tensor) -> dict[str, float]:
+        """One optimisation step on the given batch: apart from `step`, so a test can give one process the
+        batches that several ranks drew and compare."""
         train = self.config.train
         lr = lr_at(self.config, step, train.lr)
         set_lr(self.optimizer, lr)
-        lr_batch, hr_batch = self.sampler.batch(train.batch, generator)
         lr_batch = lr_batch.to(self.device).contiguous(memory_format=torch.channels_last)
         hr_batch = hr_batch.to(self.device)
         self.network.train()
         with autocast(self.device, self.precision):
-            output = self.network(lr_batch).float()
+            output = self.trained(lr_batch).float()
             content = losses.pixel_loss(train.loss, output, hr_batch)
             loss = train.pixel * content
             numbers = {"lr": lr, "content": float(content.detach())}
@@ -118,6 +140,7 @@ class UpscaleTrainer:
             loss = losses.discriminator_loss(discriminator(real).float(), discriminator(fake).float())
         self.d_optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        self.world.average_gradients(discriminator)
         self.d_optimizer.step()
         return float(loss.detach())
 
