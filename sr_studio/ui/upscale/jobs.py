@@ -1,5 +1,7 @@
 """The Upscale tab's worker-side jobs: open a picture, upscale, compare, preview a crop, save.
 
+Opening a file reads an animation whole (`animation_jobs`), so its frames can be shown and upscaled.
+
 Each runs in a worker (see `workers`), so everything that touches pixels — loading, converting to a
 QImage, the network — happens off the GUI thread; the tab only moves the finished results into the view.
 """
@@ -16,13 +18,15 @@ import numpy as np
 from PySide6.QtCore import QRect
 from PySide6.QtGui import QImage
 
-from sr_studio.core.images import Picture, load_image, save_image
+from sr_studio.core.images import ANIMATED_NOTE, Picture, load_image, save_image
 from sr_studio.core.jobs import CancelToken, Progress, relay
-from sr_studio.core.upscale import UpscaleResult, upscale_job
+from sr_studio.core.upscale import UpscaleResult, parse_tile, upscale_job
+from sr_studio.ui.upscale.animation_jobs import Frames, read_frames, upscale_frames_job
 from sr_studio.ui.upscale.qimage import picture_to_qimage, qimage_to_picture
 
 if TYPE_CHECKING:
     from sr_studio.core.library import LoadedModel
+    from sr_studio.ui.app.settings import Settings
     from sr_studio.ui.common import ModelCache
 
 PREVIEW_MAX_SIDE = 256  # input pixels a side: a preview answers in a second or two on a CPU
@@ -30,20 +34,24 @@ PREVIEW_MAX_SIDE = 256  # input pixels a side: a preview answers in a second or 
 
 @dataclass(frozen=True)
 class Opened:
-    """A picture ready to show: the pixels, their display copy and what to call it."""
+    """A picture ready to show: the pixels, their display copy and what to call it; for an animation also
+    all its frames (`picture` and `image` are then its first)."""
 
     picture: Picture
     image: QImage
     name: str
     path: Path | None = None
+    frames: Frames | None = None
 
 
 @dataclass(frozen=True)
 class Upscaled:
-    """A finished upscale and its display copy."""
+    """A finished upscale and its display copy; of an animation also all its frames (`result.picture` and
+    `image` are then the first's)."""
 
     result: UpscaleResult
     image: QImage
+    frames: Frames | None = None
 
 
 @dataclass(frozen=True)
@@ -112,9 +120,26 @@ def preview_crop(
     return Crop((cx0, cy0, cx1, cy1), padded, whole_x and whole_y)
 
 
+def upscale_options(settings: Settings, device: str) -> dict[str, Any]:
+    """`upscale_job`'s policy from the settings, on `device`."""
+    return {
+        "device": device,
+        "tile": parse_tile(settings.upscale_tile),
+        "ensemble": settings.upscale_ensemble,
+        "backend": settings.upscale_backend,
+    }
+
+
 def open_file_job(path: Path, cancel: CancelToken) -> Generator[Progress, None, Opened]:
     yield Progress(0, 1, "loading", info={"text": f"opening {path.name}…"})
+    frames, notes = read_frames(path)
+    cancel.raise_if_cancelled()
+    if frames is not None:
+        first = replace(frames.animation.frames[0], notes=notes)
+        return Opened(first, frames.images[0], path.name, path, frames)
     picture = load_image(path)
+    if notes:  # the note saying why only the first frame is used replaces the plain one
+        picture = replace(picture, notes=notes + tuple(n for n in picture.notes if n != ANIMATED_NOTE))
     cancel.raise_if_cancelled()
     return Opened(picture, picture_to_qimage(picture), path.name, path)
 
@@ -142,6 +167,17 @@ def upscale_picture_job(
     model = yield from _load_model(models, name)
     result = yield from upscale_job(picture, model, cancel=cancel, **options)
     return Upscaled(result, picture_to_qimage(result.picture))
+
+
+def upscale_opened_job(
+    opened: Opened, models: ModelCache, name: str, options: dict[str, Any], cancel: CancelToken
+) -> Generator[Progress, None, Upscaled]:
+    """Upscale the picture opened, or every frame of the animation opened."""
+    if opened.frames is None:
+        return (yield from upscale_picture_job(opened.picture, models, name, options, cancel))
+    model = yield from _load_model(models, name)
+    result, frames = yield from upscale_frames_job(opened.frames, model, options, cancel)
+    return Upscaled(result, frames.images[0], frames)
 
 
 def compare_job(

@@ -6,6 +6,7 @@ silently, it looks like a hang. The estimate is `core.estimate`'s, so the CLI ca
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QMessageBox, QWidget
@@ -16,6 +17,9 @@ from sr_studio.ui.models.purpose import is_adversarial
 if TYPE_CHECKING:
     from sr_studio.core.images import Picture
     from sr_studio.core.library import ModelCard, ModelEntry, ModelLibrary
+    from sr_studio.ui.app.settings import Settings
+
+Ask = Callable[["UpscaleEstimate", str, "str | None"], str]  # (estimate, model, smaller) → an answer
 
 GO, SMALLER, CANCEL = "go", "smaller", "cancel"  # the answers
 SMALLER_SCALE = 2
@@ -31,6 +35,25 @@ def estimate_for_picture(card: ModelCard, picture: Picture, ensemble: bool) -> U
         sample_bytes=picture.pixels.dtype.itemsize,
         ensemble=ensemble,
     )
+
+
+def confirm_model(
+    library: ModelLibrary, entry: ModelEntry | None, picture: Picture, name: str, settings: Settings, ask: Ask
+) -> str | None:
+    """The model to upscale `picture` with: `name`, or the ×2 one chosen over a huge output (asked with
+    `ask` once the output is over the settings' threshold); None: not at all. `entry` is `name`'s (None:
+    gone from the library, which the job will say)."""
+    if entry is None:
+        return name
+    estimate = estimate_for_picture(entry.card, picture, settings.upscale_ensemble)
+    threshold = settings.large_job_mp
+    if not threshold or estimate.megapixels <= threshold:
+        return name
+    smaller = smaller_model(library, entry)
+    answer = ask(estimate, name, smaller)
+    if answer == SMALLER and smaller is not None:
+        return smaller
+    return name if answer == GO else None
 
 
 def smaller_model(library: ModelLibrary, entry: ModelEntry) -> str | None:

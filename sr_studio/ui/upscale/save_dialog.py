@@ -28,6 +28,13 @@ SAVE_FILTERS = {
     "avif": "AVIF image (*.avif)",
     "tif": "TIFF image (*.tif *.tiff)",
 }
+# An animation saves only as a format that animates: a user saving an upscaled GIF expects it to move, and
+# keeping one frame of forty without a word would look like a bug.
+ANIMATION_FILTERS = {
+    "gif": "Animated GIF (*.gif)",
+    "png": "Animated PNG (*.png)",
+    "webp": "Animated WebP (*.webp)",
+}
 QUALITY_FORMATS = frozenset({"jpg", "webp", "avif"})
 _EXTENSION_ALIASES = {"jpeg": "jpg", "tiff": "tif"}
 
@@ -45,14 +52,31 @@ class SaveFiles:
     quality: int | None
 
 
-def default_save_path(source: Path | None, name: str, scale: int, settings: Settings) -> Path:
+@dataclass(frozen=True)
+class AnimationFile:
+    """Where to write an animation, whether to replace the file there, and the WebP quality."""
+
+    path: Path
+    overwrite: bool
+    quality: int | None
+
+
+def default_save_path(
+    source: Path | None, name: str, scale: int, settings: Settings, extension: str | None = None
+) -> Path:
     """`{stem}_x{scale}.{format}` in the last save folder, else beside the picture `source` (or where the
-    last one came from, for a pasted picture called `name`)."""
+    last one came from, for a pasted picture called `name`); the format is `extension`, else the last one
+    saved."""
     stem = source.stem if source is not None else name
     folder = settings.last_save_folder or (
         str(source.parent) if source is not None else settings.last_open_folder
     )
-    return Path(folder or Path.home()) / default_save_name(stem, scale, settings.output_format)
+    return Path(folder or Path.home()) / default_save_name(stem, scale, extension or settings.output_format)
+
+
+def animation_extension(format: str) -> str:
+    """The extension an animation read as Pillow format `format` saves as by default (APNG: png)."""
+    return {"PNG": "png", "WEBP": "webp"}.get(format, "gif")
 
 
 def ask_save_files(
@@ -82,6 +106,25 @@ def ask_save_files(
     settings.last_save_folder = str(path.parent)
     files = [(r.picture, target, target in existing) for r, target in zip(results, paths, strict=True)]
     return SaveFiles(files, quality)
+
+
+def ask_animation_file(parent: QWidget, default: Path, settings: Settings) -> AnimationFile | None:
+    """Ask where to save an upscaled animation (GIF, APNG or WebP only), whether to replace the file, and
+    for WebP how well; None when not to be saved. The still pictures' remembered format is left alone."""
+    path = ask_save_path(parent, default, normalised_extension(default), ANIMATION_FILTERS)
+    if path is None:
+        return None
+    overwrite = path.exists()
+    if overwrite and not confirm_replace(parent, [path]):
+        return None
+    quality = None
+    if normalised_extension(path) == "webp":
+        quality = ask_quality(parent, "webp", settings.output_quality)
+        if quality is None:
+            return None
+        settings.output_quality = quality
+    settings.last_save_folder = str(path.parent)
+    return AnimationFile(path, overwrite, quality)
 
 
 def with_model(path: Path, model: str) -> Path:
@@ -116,29 +159,33 @@ def normalised_extension(path: Path) -> str:
     return _EXTENSION_ALIASES.get(extension, extension)
 
 
-def ask_save_path(parent: QWidget, default: Path, extension: str) -> Path | None:
+def ask_save_path(
+    parent: QWidget, default: Path, extension: str, filters: dict[str, str] = SAVE_FILTERS
+) -> Path | None:
     """The file the user chose (None: cancelled), given the format's extension if they typed none.
 
     Replacing a file is not confirmed here: the caller asks, so that its overwrite=True is a real answer.
-    A format we cannot write is a `UsageError` naming the file.
+    A format not among `filters` is a `UsageError` naming the file.
     """
     chosen, chosen_filter = QFileDialog.getSaveFileName(
         parent,
         "Save the upscaled picture",
         str(default),
-        ";;".join(SAVE_FILTERS.values()),
-        SAVE_FILTERS[extension],
+        ";;".join(filters.values()),
+        filters.get(extension, next(iter(filters.values()))),
         QFileDialog.Option.DontConfirmOverwrite,
     )
     if not chosen:
         return None
     path = Path(chosen)
     if not normalised_extension(path):
-        wanted = next((ext for ext, text in SAVE_FILTERS.items() if text == chosen_filter), extension)
+        wanted = next((ext for ext, text in filters.items() if text == chosen_filter), extension)
         path = path.with_name(f"{path.name}.{wanted}")
     extension = normalised_extension(path)
-    if extension not in SAVE_FILTERS:
-        raise UsageError(f"cannot save as .{extension} (use .png, .jpg, .webp, .avif or .tif)", path)
+    if extension not in filters:
+        *others, last = (f".{ext}" for ext in filters)
+        what = " an animation" if filters is ANIMATION_FILTERS else ""
+        raise UsageError(f"cannot save{what} as .{extension} (use {', '.join(others)} or {last})", path)
     return path
 
 

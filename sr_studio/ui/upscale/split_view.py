@@ -11,15 +11,13 @@ small crop in a big picture is not mistaken for nothing; while a new job runs th
 (`set_dimmed`), the old result still there to compare with but plainly not the coming one.
 
 Painting touches only what is visible: each image is drawn from the source rectangle under the visible part
-of the widget, so a 100-megapixel result costs what the screen shows, and nothing is cached.
+of the widget (`view_layers`), so a 100-megapixel result costs what the screen shows, and nothing is cached.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, QSize, QSizeF, Qt, Signal
 from PySide6.QtGui import (
@@ -35,6 +33,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QWidget
 
+from sr_studio.ui.upscale.view_layers import Layer, Side, draw_layer
 from sr_studio.ui.upscale.view_overlays import checker_brush, draw_divider, draw_labels, draw_outlines
 
 HINT = "Drop an image here, or press Ctrl+O"
@@ -47,26 +46,6 @@ PAN_MARGIN = 32.0  # a pan always leaves this much of the picture on screen
 _BACKGROUND = QColor(43, 43, 43)
 _HINT_COLOUR = QColor(190, 190, 190)
 DIM_OPACITY = 0.4  # of the after side while a newer job works on it
-
-
-@dataclass(frozen=True)
-class _Layer:
-    """One image to paint, placed on a rectangle in output coordinates."""
-
-    name: str
-    image: QImage
-    placement: QRectF
-    smooth: bool
-
-
-@dataclass(frozen=True)
-class _Side:
-    """Widget area `clip` showing layers through the view of the pane whose left edge is at `left`."""
-
-    clip: QRectF
-    left: float
-    layers: tuple[_Layer, ...]
-    after_side: bool = False  # the side a job's result will replace: dimmed while one runs
 
 
 class SplitView(QWidget):
@@ -504,30 +483,30 @@ class SplitView(QWidget):
 
     # ------------------------------------------------------------------------------------------ painting
 
-    def _sides(self) -> list[_Side]:
+    def _sides(self) -> list[Side]:
         """What each part of the widget shows, left to right."""
         size = self.output_size()
         whole = QRectF(0, 0, size.width(), size.height())
         # The after shows real pixels when zoomed in, and is smoothed when zoomed out.
-        after = [_Layer("after", self._after, whole, self._zoom < 1)] if self._after is not None else []
+        after = [Layer("after", self._after, whole, self._zoom < 1)] if self._after is not None else []
         before = (
-            [_Layer("before", self._before, whole, self._smooth_before)] if self._before is not None else []
+            [Layer("before", self._before, whole, self._smooth_before)] if self._before is not None else []
         )
         if not self._comparing():
-            return [_Side(QRectF(self.rect()), 0.0, tuple(before or after))]
+            return [Side(QRectF(self.rect()), 0.0, tuple(before or after))]
         if not after and self._preview is not None:
-            after = [*before, _Layer("preview", self._preview, QRectF(self._preview_region), self._zoom < 1)]
+            after = [*before, Layer("preview", self._preview, QRectF(self._preview_region), self._zoom < 1)]
         left, right = tuple(before), tuple(after)
         if self._panes() == 2:
             pane = self._pane_rect()
             return [
-                _Side(pane, 0.0, left),
-                _Side(pane.translated(pane.width(), 0), pane.width(), right, after_side=True),
+                Side(pane, 0.0, left),
+                Side(pane.translated(pane.width(), 0), pane.width(), right, after_side=True),
             ]
         cut = self.divider_x()
         return [
-            _Side(QRectF(0, 0, cut, self.height()), 0.0, left),
-            _Side(QRectF(cut, 0, self.width() - cut, self.height()), 0.0, right, after_side=True),
+            Side(QRectF(0, 0, cut, self.height()), 0.0, left),
+            Side(QRectF(cut, 0, self.width() - cut, self.height()), 0.0, right, after_side=True),
         ]
 
     def paintEvent(self, event: QPaintEvent) -> None:
@@ -548,7 +527,10 @@ class SplitView(QWidget):
             if side.after_side and self._dimmed:
                 painter.setOpacity(DIM_OPACITY)
             for layer in side.layers:
-                self._draw_layer(painter, layer, area, side.left)
+                origin = QPointF(side.left + self._origin.x(), self._origin.y())
+                source = draw_layer(painter, layer, area, origin, self._zoom, self._checker)
+                if source is not None:
+                    self.last_paint_sources.append((layer.name, source))
             painter.restore()
         draw_outlines(painter, self.preview_outline())
         if self._comparing():
@@ -560,36 +542,6 @@ class SplitView(QWidget):
             draw_labels(painter, QFontMetrics(self.font()), self.width(), self._labels)
         elif self._before_only:  # say so, or the missing result would look lost
             draw_labels(painter, QFontMetrics(self.font()), self.width(), (self._labels[0], ""))
-
-    def _draw_layer(self, painter: QPainter, layer: _Layer, area: QRectF, left: float) -> None:
-        """Draw the part of `layer` under `area` (widget pixels), from whole source pixels only."""
-        image, place, zoom = layer.image, layer.placement, self._zoom
-        if image.isNull() or place.isEmpty():
-            return
-        origin = QPointF(left + self._origin.x(), self._origin.y())
-        seen = QRectF((area.topLeft() - origin) / zoom, (area.bottomRight() - origin) / zoom)
-        seen = seen.intersected(place)
-        if seen.isEmpty():
-            return
-        sx, sy = place.width() / image.width(), place.height() / image.height()
-        # Bilinear sampling stops at the source rectangle's edge: one more pixel keeps the seams invisible.
-        spare = 1 if layer.smooth else 0
-        x0 = max(0, math.floor((seen.left() - place.left()) / sx) - spare)
-        y0 = max(0, math.floor((seen.top() - place.top()) / sy) - spare)
-        x1 = min(image.width(), math.ceil((seen.right() - place.left()) / sx) + spare)
-        y1 = min(image.height(), math.ceil((seen.bottom() - place.top()) / sy) + spare)
-        source = QRectF(x0, y0, x1 - x0, y1 - y0)
-        target = QRectF(
-            origin.x() + zoom * (place.left() + x0 * sx),
-            origin.y() + zoom * (place.top() + y0 * sy),
-            zoom * sx * (x1 - x0),
-            zoom * sy * (y1 - y0),
-        )
-        if image.hasAlphaChannel():
-            painter.fillRect(target.intersected(area), self._checker)
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, layer.smooth)
-        painter.drawImage(target, image, source)
-        self.last_paint_sources.append((layer.name, source))
 
 
 def _lines_up(before: QSize, after: QSize) -> bool:

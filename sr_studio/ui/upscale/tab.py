@@ -4,8 +4,12 @@ Every pixel operation runs as a worker job (`upscale_jobs`), one at a time (`Job
 picture cancels the running job, and a replaced job's late result is ignored, so it can never land on the
 wrong picture. While a job runs, the result it will replace stays in the view, dimmed. An upscale whose
 output is huge is asked about first (`large_job`). Torch is never imported while the tab is built: the
-first model load, in a worker, brings it in. The tab's actions carry the shortcuts; the window adds them to
-itself and to its menus.
+first model load, in a worker, brings it in. The tab's actions (its view's in `view_actions`) carry the
+shortcuts; the window adds them to itself and to its menus. Save As asks and writes through `save_flow`.
+
+An animation (GIF, APNG, WebP) opens with all its frames and a frame bar under the view; the view shows the
+current frame's original and, once upscaled, its result, so both move together with the slider or while
+playing. Upscale does every frame; Preview judges the current one; Compare is for still pictures.
 """
 
 from __future__ import annotations
@@ -22,11 +26,13 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from sr_studio.core.errors import SRStudioError
 from sr_studio.core.estimate import UpscaleEstimate
 from sr_studio.core.images import Picture
-from sr_studio.core.upscale import UpscaleResult, parse_tile
+from sr_studio.core.upscale import UpscaleResult
 from sr_studio.ui.common import ENSEMBLE_TIP, ModelCache, make_action
 from sr_studio.ui.jobs import workers
 from sr_studio.ui.jobs.job_status import JobStatus
 from sr_studio.ui.upscale import large_job
+from sr_studio.ui.upscale.frame_bar import FrameBar
+from sr_studio.ui.upscale.frames_shown import FramesShown
 from sr_studio.ui.upscale.jobs import (
     PREVIEW_MAX_SIDE,
     Compared,
@@ -37,13 +43,16 @@ from sr_studio.ui.upscale.jobs import (
     open_file_job,
     open_image_job,
     preview_job,
-    save_job,
-    upscale_picture_job,
+    upscale_opened_job,
+    upscale_options,
 )
 from sr_studio.ui.upscale.qimage import picture_to_qimage
-from sr_studio.ui.upscale.save_dialog import ask_save_files, ask_which_result, default_save_path
+from sr_studio.ui.upscale.run_text import run_text, size_text, title_text
+from sr_studio.ui.upscale.save_dialog import ask_which_result
+from sr_studio.ui.upscale.save_flow import SaveJob, animation_save_job, still_save_job
 from sr_studio.ui.upscale.split_view import SplitView
 from sr_studio.ui.upscale.toolbar import NO_MODEL_HINT, UpscaleToolbar
+from sr_studio.ui.upscale.view_actions import ViewActions
 
 if TYPE_CHECKING:
     from sr_studio.core.library import ModelLibrary
@@ -78,13 +87,16 @@ class UpscaleTab(QWidget):
         self.settings = settings
         self.models = ModelCache(library)
         self.opened: Opened | None = None
-        self.result: UpscaleResult | None = None  # the last full upscale (A of a comparison)
+        # The last full upscale (A of a comparison); of an animation, how it was made and its first frame
+        # (`frames.results` holds them all).
+        self.result: UpscaleResult | None = None
         self.compared: Compared | None = None  # the last comparison, if it is the last full upscale
         self.previewed: Previewed | None = None  # the preview shown
         self._saved_paths: list[Path] = []
         self.jobs = JobStatus(pool)  # the window puts it, and the two labels, in its status bar
         self.run_label = QLabel()
         self.size_label = QLabel()
+        self.view = SplitView()
         self._build_actions()
         self._build()
         self.jobs.started.connect(self._update_actions)
@@ -104,18 +116,12 @@ class UpscaleTab(QWidget):
         self.cancel_action = action("Cancel", self.cancel, "Esc", "Stop the running job")
         self.ensemble_action = action("Max quality", self._set_ensemble, tip=ENSEMBLE_TIP)
         self.ensemble_action.setCheckable(True)
-        self.fit_action = action("Fit", self._fit, "Ctrl+0", "Show the whole picture")
-        self.actual_action = action("1:1", self._actual_size, "Ctrl+1", "One output pixel per screen pixel")
-        self.before_only_action = action(
-            "Before only", self._toggle_before_after, tip="Show only the before, or the comparison (Space)"
-        )
-        self.smooth_action = action("Smooth before", self._set_smooth, tip="Draw the before bilinear")
-        self.smooth_action.setCheckable(True)
-        self.side_by_side_action = action("Side by side", self._set_side_by_side, tip="Two linked panes")
-        self.side_by_side_action.setCheckable(True)
+        self.view_actions = ViewActions(self, self.view, self.settings)
+        view = self.view_actions
+        self.fit_action, self.actual_action, self.before_only_action = view.fit, view.actual, view.before_only
+        self.smooth_action, self.side_by_side_action = view.smooth, view.side_by_side
 
     def _build(self) -> None:
-        self.view = SplitView()
         self.toolbar = UpscaleToolbar(
             self.library,
             self.settings,
@@ -128,21 +134,21 @@ class UpscaleTab(QWidget):
         self.banner.setStyleSheet(BANNER_STYLE)
         self.banner.setWordWrap(True)
         self.banner.hide()
+        self.frame_bar = FrameBar()  # shown for animations only
+        self.frame_bar.frameChanged.connect(self._show_frame)
+        self.frames = FramesShown(self.view, self.frame_bar)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.toolbar)
         layout.addWidget(self.banner)
         layout.addWidget(self.view, 1)
+        layout.addWidget(self.frame_bar)
 
     def restore_settings(self) -> None:
         """Show the remembered model, device and view (after a reset too)."""
-        settings = self.settings
         self.toolbar.restore()
-        self.smooth_action.setChecked(settings.smooth_before)
-        self.ensemble_action.setChecked(settings.upscale_ensemble)
-        self.view.set_smooth_before(settings.smooth_before)
-        self.side_by_side_action.setChecked(settings.view_mode == "side_by_side")
-        self.view.set_mode(settings.view_mode)
+        self.ensemble_action.setChecked(self.settings.upscale_ensemble)
+        self.view_actions.restore()
 
     # ----------------------------------------------------------------------------------- model, state
 
@@ -165,6 +171,10 @@ class UpscaleTab(QWidget):
             self.statusMessage.emit("", 0)
         self._update_actions()
 
+    def _current(self, opened: Opened) -> tuple[Picture, QImage]:
+        """The picture the view shows as the before (an animation's current frame) and its display copy."""
+        return self.frames.current() or (opened.picture, opened.image)
+
     def _update_output_scale(self) -> None:
         """Tell the view the coming result's scale, so previews line up before the result exists."""
         entry = self.toolbar.current_entry()
@@ -176,7 +186,7 @@ class UpscaleTab(QWidget):
         can_run = self.opened is not None and bool(self.current_model()) and not busy
         for action in (self.preview_action, self.upscale_action):
             action.setEnabled(can_run)
-        self.toolbar.compare_button.setEnabled(can_run)
+        self.toolbar.compare_button.setEnabled(can_run and self.frames.frames is None)  # stills only
         self.cancel_action.setEnabled(busy)
         for action in (self.save_action, self.save_as_action):
             action.setEnabled(self.result is not None and not busy)
@@ -203,12 +213,14 @@ class UpscaleTab(QWidget):
         self.opened = opened
         self.result, self.compared, self.previewed = None, None, None
         self._saved_paths = []
+        self.frames.open(opened.frames)
         self.view.show_picture(opened.image)
         self.view.set_labels("Before", "After")
         self._update_output_scale()
         if opened.path is not None:
             self.settings.add_recent_file(opened.path)
-        notes = "; ".join(opened.picture.notes)
+        frames = [f"{opened.frames.count} frames"] if opened.frames else []
+        notes = "; ".join([*frames, *opened.picture.notes])
         self.run_label.clear()
         self.statusMessage.emit(f"Opened {opened.name}" + (f" ({notes})" if notes else ""), 5000)
         self._update_title()
@@ -216,13 +228,18 @@ class UpscaleTab(QWidget):
 
     # ---------------------------------------------------------------------------------------- upscaling
 
-    def _options(self) -> dict[str, Any]:
-        return {
-            "device": self.current_device(),
-            "tile": parse_tile(self.settings.upscale_tile),
-            "ensemble": self.settings.upscale_ensemble,
-            "backend": self.settings.upscale_backend,
-        }
+    def _show_frame(self, index: int) -> None:
+        """Show frame `index` of the animation: its original and, once upscaled, its result."""
+        if self.previewed is not None:  # a preview is of the frame it was made on
+            self.previewed = None
+            self.view.clear_preview()
+            self.statusMessage.emit("", 0)
+            self.view.set_labels("Before", f"After: {self.result.model}" if self.result else "After")
+            if self.result is None:
+                self.run_label.clear()
+            else:
+                self._show_run_info(self.result)
+        self.frames.show(index)
 
     def _ready(self) -> tuple[Opened, str] | None:
         """The picture and model an upscale would use, or None (with a message) if one is missing."""
@@ -241,45 +258,37 @@ class UpscaleTab(QWidget):
         if ready is None:
             return
         opened, name = ready
-        chosen = self._confirm_size(opened.picture, name)
+        entry = self.toolbar.current_entry()
+        chosen = large_job.confirm_model(
+            self.library, entry, self._current(opened)[0], name, self.settings, self.ask_large_job
+        )
         if chosen is None:
             self.statusMessage.emit("Not upscaled", 5000)
             return
-        job = partial(upscale_picture_job, opened.picture, self.models, chosen, self._options())
-        self._start(job, self._upscaled, f"Upscaling with {chosen}…", dim=True)
-
-    def _confirm_size(self, picture: Picture, name: str) -> str | None:
-        """The model to upscale with: `name`, or the ×2 one chosen over a huge output; None: cancelled."""
-        entry = self.toolbar.current_entry()  # None: gone from the library, which the job will say
-        if entry is None:
-            return name
-        estimate = large_job.estimate_for_picture(entry.card, picture, self.settings.upscale_ensemble)
-        threshold = self.settings.large_job_mp
-        if not threshold or estimate.megapixels <= threshold:
-            return name
-        smaller = large_job.smaller_model(self.library, entry)
-        answer = self.ask_large_job(estimate, name, smaller)
-        if answer == large_job.SMALLER and smaller is not None:
-            self.toolbar.select_model(smaller)
-            return smaller
-        return name if answer == large_job.GO else None
+        if chosen != name:
+            self.toolbar.select_model(chosen)
+        frames = f"{opened.frames.count} frames " if opened.frames else ""
+        job = partial(upscale_opened_job, opened, self.models, chosen, self._options())
+        self._start(job, self._upscaled, f"Upscaling {frames}with {chosen}…", dim=True)
 
     def ask_large_job(self, estimate: UpscaleEstimate, name: str, smaller: str | None) -> str:
         """GO, SMALLER or CANCEL, asked with a message box (tests answer it themselves)."""
         return large_job.ask_large_job(self, estimate, name, smaller)
 
     def _upscaled(self, upscaled: Upscaled) -> None:
-        if self.opened is None:
+        if self.opened is None or not self.frames.set_results(upscaled.frames):  # another picture now
             return
         result = upscaled.result
         self.result, self.compared, self.previewed = result, None, None
         self._saved_paths = []
-        self.view.set_before(self.opened.image)
-        self.view.set_after(upscaled.image)
+        if upscaled.frames is None:  # an animation's current frame is shown by `frames`
+            self.view.set_before(self.opened.image)
+            self.view.set_after(upscaled.image)
         self.view.set_labels("Before", f"After: {result.model}")
         self._show_run_info(result)
+        frames = f"{upscaled.frames.count} frames " if upscaled.frames else ""
         self.statusMessage.emit(
-            f"Upscaled ×{result.scale} with {result.model} in {result.seconds:.1f} s", 8000
+            f"Upscaled {frames}×{result.scale} with {result.model} in {result.seconds:.1f} s", 8000
         )
 
     def compare(self, name_b: str) -> None:
@@ -288,6 +297,9 @@ class UpscaleTab(QWidget):
         if ready is None:
             return
         opened, name_a = ready
+        if opened.frames is not None:
+            self.show_error("Compare works on still pictures: upscale the animation, or preview its frames")
+            return
         job = partial(compare_job, opened.picture, self.models, (name_a, name_b), self._options())
         self._start(job, self._compared, f"Comparing {name_a} with {name_b}…", dim=True)
 
@@ -315,7 +327,7 @@ class UpscaleTab(QWidget):
         region, factor = self.view.visible_region(), opened.picture.width / self.view.output_size().width()
         visible = (region.left(), region.top(), region.right(), region.bottom())
         visible = tuple(v * factor for v in visible)
-        job = partial(preview_job, opened.picture, self.models, name, visible, self._options())
+        job = partial(preview_job, self._current(opened)[0], self.models, name, visible, self._options())
         self._start(job, self._previewed, f"Previewing {name}…", dim=True)
 
     def _previewed(self, previewed: Previewed) -> None:
@@ -324,7 +336,7 @@ class UpscaleTab(QWidget):
             return
         result = previewed.result
         self.previewed = previewed
-        self.view.set_before(self.opened.image)
+        self.view.set_before(self._current(self.opened)[1])
         self.view.set_after(None)
         self.view.set_output_scale(result.scale)
         self.view.set_preview(previewed.image, previewed.region)
@@ -340,11 +352,7 @@ class UpscaleTab(QWidget):
 
     def _show_run_info(self, result: UpscaleResult, models: str = "", seconds: float | None = None) -> None:
         """The permanent status label: how what the view shows was made (models, device, precision, time)."""
-        seconds = result.seconds if seconds is None else seconds
-        self.run_label.setText(
-            f"{models or result.model}{' (max quality)' if result.ensemble else ''} · {result.device} · "
-            f"{result.precision}{' · OpenVINO' if result.backend == 'openvino' else ''} · {seconds:.1f} s"
-        )
+        self.run_label.setText(run_text(result, models, seconds))
         self.run_label.setToolTip("\n".join(result.notes))  # e.g. why OpenVINO was not used
         self._update_title()
 
@@ -360,34 +368,28 @@ class UpscaleTab(QWidget):
     def save_as(self) -> None:
         """Ask which result (after a comparison), where, and for JPEG/WebP how well, then save it in a worker.
 
-        Two results are two files, each named after its model; replacing a file is asked first.
+        Two results are two files, each named after its model; replacing a file is asked first. An
+        animation saves whole, as an animated GIF, PNG or WebP.
         """
         if self.result is None or self.opened is None:
             self.show_error("nothing to save yet: upscale a picture first")
             return
         if self.busy:
             return
-        results = self._results_to_save()
         try:
-            opened, scale = self.opened, results[0].scale if results else 1
-            default = default_save_path(opened.path, opened.name, scale, self.settings)
-            files = ask_save_files(self, results, default, self.settings, named=self.compared is not None)
+            job = self._ask_save_job(self.opened, self.result)
         except SRStudioError as error:
             self.show_error(str(error))
             return
-        if files is None:
+        if job is None:
             self.statusMessage.emit("Not saved", 5000)
             return
-        job = partial(save_job, files.files, files.quality)
-        self._start(job, self._saved, f"Saving {', '.join(path.name for _, path, _ in files.files)}…")
+        self._start(job[0], self._saved, job[1])
 
-    def _results_to_save(self) -> list[UpscaleResult]:
-        """The last result; after a comparison, A, B or both as the user says (none: cancelled)."""
-        if self.compared is None:
-            return [self.result] if self.result is not None else []
-        a, b = self.compared.a.result, self.compared.b.result
-        answer = self.ask_which_result(a.model, b.model)
-        return {"A": [a], "B": [b], "both": [a, b]}.get(answer or "", [])
+    def _ask_save_job(self, opened: Opened, result: UpscaleResult) -> SaveJob | None:
+        if self.frames.results is not None:
+            return animation_save_job(self, opened, self.frames.results, result.scale, self.settings)
+        return still_save_job(self, opened, result, self.compared, self.settings, self.ask_which_result)
 
     def ask_which_result(self, model_a: str, model_b: str) -> str | None:
         """ "A", "B", "both" or None, asked with a message box (tests answer it themselves)."""
@@ -424,39 +426,14 @@ class UpscaleTab(QWidget):
 
     def title(self) -> str:
         """What the window's title calls the picture shown: "name (W×H)", "" when none."""
-        if self.opened is None:
-            return ""
-        picture = self.opened.picture
-        return f"{self.opened.name} ({picture.width}×{picture.height})"
+        return title_text(self.opened.name, self.opened.picture) if self.opened else ""
+
+    def _options(self) -> dict[str, Any]:
+        return upscale_options(self.settings, self.current_device())
 
     def _update_title(self) -> None:
-        size = ""
-        if self.opened is not None:
-            size = f"{self.opened.picture.width}×{self.opened.picture.height}"
-            if (after := self.view.after) is not None:  # what the view shows, not what Save would write
-                size += f" → {after.width()}×{after.height()}"
-        self.size_label.setText(size)
+        self.size_label.setText(size_text(self.opened.picture, self.view.after) if self.opened else "")
         self.titleChanged.emit(self.title())
-
-    # -------------------------------------------------------------------------------------- view toggles
-
-    def _fit(self) -> None:
-        self.view.fit()
-
-    def _actual_size(self) -> None:
-        self.view.actual_size()
-
-    def _toggle_before_after(self) -> None:
-        self.view.toggle_before_after()
 
     def _set_ensemble(self, ensemble: bool) -> None:
         self.settings.upscale_ensemble = ensemble
-
-    def _set_smooth(self, smooth: bool) -> None:
-        self.view.set_smooth_before(smooth)
-        self.settings.smooth_before = smooth
-
-    def _set_side_by_side(self, side_by_side: bool) -> None:
-        mode = "side_by_side" if side_by_side else "split"
-        self.view.set_mode(mode)
-        self.settings.view_mode = mode
