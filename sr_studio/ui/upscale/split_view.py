@@ -10,8 +10,13 @@ its own size); the main window sets the model's scale there so that `visible_reg
 small crop in a big picture is not mistaken for nothing; while a new job runs the after side is dimmed
 (`set_dimmed`), the old result still there to compare with but plainly not the coming one.
 
-Painting touches only what is visible: each image is drawn from the source rectangle under the visible part
-of the widget (`view_layers`), so a 100-megapixel result costs what the screen shows, and nothing is cached.
+The maths of that view (fitting, panning, zooming around a point, keeping it across a resize, the visible
+region) lives in `view_geometry`, as pure functions; this widget holds the state, and its base class
+`view_input.ViewInput` turns the mouse, the wheel and the keys into calls on it.
+
+Painting touches only what is visible: each side of the widget (`view_sides`) draws each image from the
+source rectangle under the visible part of the widget (`view_layers`), so a 100-megapixel result costs what
+the screen shows, and nothing is cached.
 """
 
 from __future__ import annotations
@@ -20,44 +25,31 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, QSize, QSizeF, Qt, Signal
-from PySide6.QtGui import (
-    QColor,
-    QFontMetrics,
-    QImage,
-    QKeyEvent,
-    QMouseEvent,
-    QPainter,
-    QPaintEvent,
-    QResizeEvent,
-    QWheelEvent,
-)
+from PySide6.QtGui import QColor, QFontMetrics, QImage, QPainter, QPaintEvent, QResizeEvent
 from PySide6.QtWidgets import QWidget
 
-from sr_studio.ui.upscale.view_layers import Layer, Side, draw_layer
+from sr_studio.ui.upscale import view_geometry as geometry
+from sr_studio.ui.upscale.view_input import ViewInput
+from sr_studio.ui.upscale.view_layers import Side
 from sr_studio.ui.upscale.view_overlays import checker_brush, draw_divider, draw_labels, draw_outlines
+from sr_studio.ui.upscale.view_sides import layout_sides, paint_sides
 
 HINT = "Drop an image here, or press Ctrl+O"
 MAX_ZOOM = 16.0
 MIN_ZOOM = 0.05  # the least zoom-out allowed, unless the picture needs more to fit (then fit / 4)
 MODES = ("split", "side_by_side")
-WHEEL_STEP = 1.25  # zoom factor per wheel notch (120 eighths of a degree); touchpads give fractions
-GRAB_DISTANCE = 8.0  # how close (widget pixels) a press must be to the divider to drag it
-PAN_MARGIN = 32.0  # a pan always leaves this much of the picture on screen
 _BACKGROUND = QColor(43, 43, 43)
 _HINT_COLOUR = QColor(190, 190, 190)
-DIM_OPACITY = 0.4  # of the after side while a newer job works on it
 
 
-class SplitView(QWidget):
+class SplitView(ViewInput):
     """Before on the left of a draggable divider, after on the right; or both side by side, linked."""
 
     viewChanged = Signal()  # zoom, pan, divider, mode or before-only changed
     dividerMoved = Signal(float)  # the divider's new position, 0..1 of the widget width
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.setMouseTracking(True)  # to show the split cursor when hovering over the divider
+        super().__init__(parent)  # the mouse, wheel and keys: `view_input`
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self._before: QImage | None = None
         self._after: QImage | None = None
@@ -73,9 +65,6 @@ class SplitView(QWidget):
         self._zoom = 1.0
         self._origin = QPointF()
         self._fitted = True  # follow the widget's size until the user zooms or pans
-        self._drag: str | None = None  # "divider" or "pan" while a button is held
-        self._drag_last = QPointF()
-        self._grab_offset = 0.0
         self._checker = checker_brush()
         self.last_paint_sources: list[tuple[str, QRectF]] = []  # (layer, source rect) of the last paint
 
@@ -94,7 +83,7 @@ class SplitView(QWidget):
             with self._keeping_view(False):
                 self._before, self._before_only = None, False
             return
-        lines_up = self._after is not None and _lines_up(image.size(), self._after.size())
+        lines_up = self._after is not None and geometry.lines_up(image.size(), self._after.size())
         new_picture = not lines_up and (self._before is None or image.size() != self._before.size())
         with self._keeping_view(new_picture):
             if not lines_up:
@@ -148,17 +137,8 @@ class SplitView(QWidget):
         """Where the preview is, in widget pixels: one rectangle a pane (empty while none is shown)."""
         if self._preview is None or not self._comparing():
             return []
-        region, zoom = QRectF(self._preview_region), self._zoom
         lefts = (0.0, self._pane_rect().width()) if self._panes() == 2 else (0.0,)
-        return [
-            QRectF(
-                left + self._origin.x() + zoom * region.left(),
-                self._origin.y() + zoom * region.top(),
-                zoom * region.width(),
-                zoom * region.height(),
-            )
-            for left in lefts
-        ]
+        return geometry.outlines(QRectF(self._preview_region), lefts, self._origin, self._zoom)
 
     @property
     def dimmed(self) -> bool:
@@ -274,11 +254,9 @@ class SplitView(QWidget):
         zoom = min(high, max(low, zoom))
         pane = self._pane_rect()
         anchor = QPointF(pane.center()) if anchor is None else QPointF(anchor)
-        left = self._pane_left(anchor.x())
         point = self.image_point(anchor)
-        origin = QPointF(anchor.x() - left - zoom * point.x(), anchor.y() - zoom * point.y())
         self._fitted = False
-        self._set_view(zoom, origin)
+        self._set_view(zoom, geometry.anchored_origin(self._in_pane(anchor), point, zoom))
 
     def fit(self) -> None:
         """Show the whole picture, as large as the view allows (at most 16×), centred."""
@@ -287,9 +265,7 @@ class SplitView(QWidget):
         if size.isEmpty():
             return
         zoom = min(MAX_ZOOM, self._fit_zoom())
-        pane = self._pane_rect()
-        origin = QPointF((pane.width() - zoom * size.width()) / 2, (pane.height() - zoom * size.height()) / 2)
-        self._set_view(zoom, origin)
+        self._set_view(zoom, geometry.centred_origin(size, self._pane_rect().size(), zoom))
 
     def actual_size(self) -> None:
         """1:1, one output pixel per screen pixel, around the centre of the view."""
@@ -304,20 +280,11 @@ class SplitView(QWidget):
 
     def image_point(self, widget_pos: QPointF | QPoint) -> QPointF:
         """The output-pixel coordinates under a widget position (in side by side, within its own pane)."""
-        pos = QPointF(widget_pos)
-        left = self._pane_left(pos.x())
-        return QPointF(
-            (pos.x() - left - self._origin.x()) / self._zoom, (pos.y() - self._origin.y()) / self._zoom
-        )
+        return geometry.output_point(self._in_pane(QPointF(widget_pos)), self._origin, self._zoom)
 
     def visible_region(self) -> QRectF:
         """The part of the output (output pixel coordinates) the view shows, clipped to the picture."""
-        size = self.output_size()
-        if size.isEmpty():
-            return QRectF()
-        pane, zoom = self._pane_rect(), self._zoom
-        shown = QRectF((pane.topLeft() - self._origin) / zoom, (pane.bottomRight() - self._origin) / zoom)
-        return shown.intersected(QRectF(0, 0, size.width(), size.height()))
+        return geometry.visible_region(self.output_size(), self._pane_rect(), self._origin, self._zoom)
 
     # ------------------------------------------------------------------------------------------ layout
 
@@ -336,36 +303,21 @@ class SplitView(QWidget):
         """The first pane, in widget pixels; side by side has a second of the same size on the right."""
         return QRectF(0, 0, self.width() / self._panes(), self.height())
 
-    def _pane_left(self, x: float) -> float:
-        """The left edge of the pane holding widget x."""
+    def _in_pane(self, pos: QPointF) -> QPointF:
+        """Widget position `pos` from the top left of the pane holding it."""
         width = self._pane_rect().width()
-        return width if self._panes() == 2 and x >= width else 0.0
+        return QPointF(pos.x() - (width if self._panes() == 2 and pos.x() >= width else 0.0), pos.y())
 
     def _fit_zoom(self) -> float:
-        size, pane = self.output_size(), self._pane_rect()
-        if size.isEmpty() or pane.isEmpty():
-            return 0.0
-        return min(pane.width() / size.width(), pane.height() / size.height())
+        return geometry.fit_zoom(self.output_size(), self._pane_rect().size())
 
     def _set_view(self, zoom: float, origin: QPointF) -> None:
-        origin = self._clamp_pan(zoom, origin)
+        origin = geometry.clamp_pan(origin, zoom, self.output_size(), self._pane_rect().size())
         if zoom == self._zoom and origin == self._origin:
             return
         self._zoom, self._origin = zoom, origin
         self.update()
         self.viewChanged.emit()
-
-    def _clamp_pan(self, zoom: float, origin: QPointF) -> QPointF:
-        size, pane = self.output_size(), self._pane_rect()
-
-        def clamp(start: float, extent: float, room: float) -> float:
-            margin = min(PAN_MARGIN, extent, room)
-            return min(room - margin, max(margin - extent, start))
-
-        return QPointF(
-            clamp(origin.x(), zoom * size.width(), pane.width()),
-            clamp(origin.y(), zoom * size.height(), pane.height()),
-        )
 
     @contextmanager
     def _keeping_view(self, new_picture: bool, *, always_signal: bool = False) -> Iterator[None]:
@@ -390,90 +342,12 @@ class SplitView(QWidget):
         if new_picture or self._fitted or old_size.isEmpty():
             self.fit()
             return
-        zoom = self._zoom * old_size.width() / size.width()
-        origin = self._origin
-        pane = self._pane_rect()
-        if pane.size() != old_pane:  # keep the point at the centre of the view at the centre
-            centre_x = (old_pane.width() / 2 - origin.x()) / zoom
-            centre_y = (old_pane.height() / 2 - origin.y()) / zoom
-            origin = QPointF(pane.width() / 2 - zoom * centre_x, pane.height() / 2 - zoom * centre_y)
-        low, high = self.zoom_limits()
-        if not low <= zoom <= high:
-            clamped = min(high, max(low, zoom))
-            centre = QPointF(pane.width() / 2, pane.height() / 2)
-            origin = centre - (centre - origin) * (clamped / zoom)
-            zoom = clamped
-        self._set_view(zoom, origin)
+        old, new = (old_size, old_pane), (size, self._pane_rect().size())
+        self._set_view(*geometry.kept_view(self._zoom, self._origin, old, new, self.zoom_limits()))
 
     def _clear_preview(self) -> None:
         self._preview = None
         self._preview_region = QRect()
-
-    # ------------------------------------------------------------------------------------------ input
-
-    def _near_divider(self, x: float) -> bool:
-        return self._comparing() and self._panes() == 1 and abs(x - self.divider_x()) <= GRAB_DISTANCE
-
-    def mousePressEvent(self, event: QMouseEvent) -> None:
-        if event.button() != Qt.MouseButton.LeftButton or self.output_size().isEmpty():
-            super().mousePressEvent(event)
-            return
-        pos = event.position()
-        self._drag = "divider" if self._near_divider(pos.x()) else "pan"
-        self._drag_last = pos
-        self._grab_offset = pos.x() - self.divider_x()  # so the divider does not jump to the pointer
-        if self._drag == "pan":
-            self.setCursor(Qt.CursorShape.ClosedHandCursor)
-        event.accept()
-
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:
-        pos = event.position()
-        if self._drag == "divider":
-            self.set_divider((pos.x() - self._grab_offset) / max(1, self.width()))
-        elif self._drag == "pan":
-            delta = pos - self._drag_last
-            self._drag_last = pos
-            self.pan_by(delta.x(), delta.y())
-        else:
-            self._update_cursor(pos.x())
-        event.accept()
-
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
-        if event.button() == Qt.MouseButton.LeftButton and self._drag is not None:
-            self._drag = None
-            self._update_cursor(event.position().x())
-            event.accept()
-        else:
-            super().mouseReleaseEvent(event)
-
-    def _update_cursor(self, x: float) -> None:
-        if self._near_divider(x):
-            self.setCursor(Qt.CursorShape.SplitHCursor)
-        elif self.output_size().isEmpty():
-            self.unsetCursor()
-        else:
-            self.setCursor(Qt.CursorShape.OpenHandCursor)
-
-    def wheelEvent(self, event: QWheelEvent) -> None:
-        notches = event.angleDelta().y() / 120
-        if not notches or self.output_size().isEmpty():
-            event.ignore()
-            return
-        self.set_zoom(self._zoom * WHEEL_STEP**notches, event.position())
-        event.accept()
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        actions = {
-            Qt.Key.Key_F: self.fit,
-            Qt.Key.Key_1: self.actual_size,
-            Qt.Key.Key_Space: self.toggle_before_after,
-        }
-        action = actions.get(event.key())
-        if action is None or event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
-            super().keyPressEvent(event)
-            return
-        action()
-        event.accept()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         old = event.oldSize()
@@ -485,29 +359,18 @@ class SplitView(QWidget):
 
     def _sides(self) -> list[Side]:
         """What each part of the widget shows, left to right."""
-        size = self.output_size()
-        whole = QRectF(0, 0, size.width(), size.height())
-        # The after shows real pixels when zoomed in, and is smoothed when zoomed out.
-        after = [Layer("after", self._after, whole, self._zoom < 1)] if self._after is not None else []
-        before = (
-            [Layer("before", self._before, whole, self._smooth_before)] if self._before is not None else []
+        return layout_sides(
+            QRectF(self.rect()),
+            self.output_size(),
+            before=self._before,
+            after=self._after,
+            preview=(self._preview, self._preview_region),
+            smooth_before=self._smooth_before,
+            zoom=self._zoom,
+            comparing=self._comparing(),
+            panes=self._panes(),
+            divider_x=self.divider_x(),
         )
-        if not self._comparing():
-            return [Side(QRectF(self.rect()), 0.0, tuple(before or after))]
-        if not after and self._preview is not None:
-            after = [*before, Layer("preview", self._preview, QRectF(self._preview_region), self._zoom < 1)]
-        left, right = tuple(before), tuple(after)
-        if self._panes() == 2:
-            pane = self._pane_rect()
-            return [
-                Side(pane, 0.0, left),
-                Side(pane.translated(pane.width(), 0), pane.width(), right, after_side=True),
-            ]
-        cut = self.divider_x()
-        return [
-            Side(QRectF(0, 0, cut, self.height()), 0.0, left),
-            Side(QRectF(cut, 0, self.width() - cut, self.height()), 0.0, right, after_side=True),
-        ]
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
@@ -517,21 +380,8 @@ class SplitView(QWidget):
             painter.setPen(_HINT_COLOUR)
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, HINT)
             return
-        clip = QRectF(event.rect())
-        for side in self._sides():
-            area = side.clip.intersected(clip)
-            if area.isEmpty():
-                continue
-            painter.save()
-            painter.setClipRect(area)
-            if side.after_side and self._dimmed:
-                painter.setOpacity(DIM_OPACITY)
-            for layer in side.layers:
-                origin = QPointF(side.left + self._origin.x(), self._origin.y())
-                source = draw_layer(painter, layer, area, origin, self._zoom, self._checker)
-                if source is not None:
-                    self.last_paint_sources.append((layer.name, source))
-            painter.restore()
+        view, clip = (self._origin, self._zoom), QRectF(event.rect())
+        self.last_paint_sources = paint_sides(painter, self._sides(), clip, view, self._checker, self._dimmed)
         draw_outlines(painter, self.preview_outline())
         if self._comparing():
             if self._panes() == 1:
@@ -542,9 +392,3 @@ class SplitView(QWidget):
             draw_labels(painter, QFontMetrics(self.font()), self.width(), self._labels)
         elif self._before_only:  # say so, or the missing result would look lost
             draw_labels(painter, QFontMetrics(self.font()), self.width(), (self._labels[0], ""))
-
-
-def _lines_up(before: QSize, after: QSize) -> bool:
-    """Whether `after` is `before` scaled by one factor, give or take a rounded pixel per side."""
-    skew = abs(after.width() * before.height() - after.height() * before.width())
-    return skew <= before.width() + before.height()
