@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from sr_studio.core.batch_file import FAILED, FileFate, existing_fate, upscale_fate
 from sr_studio.core.errors import Cancelled, SRStudioError, UsageError, first_line
-from sr_studio.core.jobs import CancelToken, Progress, check_cancel
+from sr_studio.core.jobs import CancelToken, Progress, check_cancel, run_job
 
 if TYPE_CHECKING:
     from sr_studio.core.batch import BatchItem, BatchReport, OutputOptions
@@ -279,12 +279,7 @@ def run_file(
         cancel=_EventCancel(policy.stop),
         backend=policy.backend,
     )
-    job = upscale_fate(item, target, model, options, run, policy.max_pixels)
-    while True:
-        try:
-            next(job)
-        except StopIteration as finished:
-            return finished.value
+    return run_job(upscale_fate(item, target, model, options, run, policy.max_pixels))
 
 
 def _worker_model(entry: ModelEntry, threads: int | None) -> LoadedModel:

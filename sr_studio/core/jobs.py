@@ -79,7 +79,7 @@ class EtaClock:
         return max(0.0, (self.total_work - self.done_work) * elapsed / self.done_work)
 
 
-def run_job(job: Generator[Progress, None, T], progress: Callable[[Progress], None] | None = None) -> T:
+def run_job(job: Generator[E, None, T], progress: Callable[[E], None] | None = None) -> T:
     """Drive a job generator to its end, passing each progress event on; return the job's result."""
     while True:
         try:
