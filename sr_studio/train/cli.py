@@ -64,6 +64,26 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
     return values
 
 
+def keep_base_loss(flags: dict[str, Any]) -> None:
+    """A fine-tune from flags alone trains with its library base's loss, as the wizard's does: a GAN base
+    keeps its perceptual and adversarial terms (`fine_tune`); flags given explicitly still win."""
+    from sr_studio.core.errors import SRStudioError
+    from sr_studio.core.library import ModelLibrary
+    from sr_studio.train.config import TrainConfig
+    from sr_studio.train.fine_tune import base_losses
+
+    base = flags.get("model", {}).get("base")
+    if not base or flags.get("task", "upscale") != "upscale":
+        return
+    try:
+        recipe = ModelLibrary().find(base).card.recipe
+    except SRStudioError:  # a weights file, or a name the job's own check will report
+        return
+    train = flags.setdefault("train", {})
+    for key, value in base_losses(recipe, train.get("lr", TrainConfig.lr)).items():
+        train.setdefault(key, value)
+
+
 def run(argv: Sequence[str]) -> int:
     """Parse `argv` and run (or resume, or only time) the job; exit 0 done, 1 error, 2 usage, 130 stopped."""
     import os
@@ -99,6 +119,7 @@ def run(argv: Sequence[str]) -> int:
             else:
                 flags: dict[str, Any] = {}
                 apply_overrides(flags, overrides)
+                keep_base_loss(flags)
                 config = config_from_dict(flags, Path.cwd(), "flags")
         except (UsageError, SRStudioError) as error:
             EventLog.for_rank(sys.stdout, World.from_env())(ERROR, message=str(error))

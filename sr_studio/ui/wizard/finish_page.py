@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QFormLayout, QLineEdit, QWizard, QWizardPage
 
 from sr_studio.core.errors import SRStudioError
 from sr_studio.core.library import check_name
+from sr_studio.train.fine_tune import trains_texture
 from sr_studio.ui.wizard.plan import SAMPLE, unique_name
 from sr_studio.ui.wizard.widgets import text_label
 
@@ -44,7 +45,10 @@ class FinishPage(QWizardPage):
         if outcome is None:  # the train page lets the user on only after `done`
             return
         metrics = outcome.done.get("metrics") or {}
-        self.metrics_label.setText(metrics_html(outcome.task, metrics, outcome.baseline, outcome.base_name))
+        texture = outcome.run_dir is not None and trains_texture(_read(outcome.run_dir / "config.toml"))
+        self.metrics_label.setText(
+            metrics_html(outcome.task, metrics, outcome.baseline, outcome.base_name, texture=texture)
+        )
         self.run_label.setText(f"The run's recipe, checkpoints, previews and log stay in {outcome.run_dir}.")
         self._taken = {entry.name for entry in self.owner.library.entries()}
         self.name_edit.setText(unique_name(outcome.name, self._taken))
@@ -89,10 +93,24 @@ def _images(count: Any) -> str:
     return "1 image" if count == 1 else f"{count} images"
 
 
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def metrics_html(
-    task: str, metrics: dict[str, Any], baseline: dict[str, Any], base: str | None = None
+    task: str,
+    metrics: dict[str, Any],
+    baseline: dict[str, Any],
+    base: str | None = None,
+    *,
+    texture: bool = False,
 ) -> str:
-    """The finish page's before/after numbers; `baseline` is the step-0 evaluation (a GAN's yardsticks)."""
+    """The finish page's before/after numbers; `baseline` is the step-0 evaluation (a GAN's yardsticks).
+    A `texture` run (a perceptual or GAN loss) trades PSNR for detail, so its PSNR is not called a gain and
+    its periodic artefact index stands beside the originals'."""
     if task == SAMPLE:
         final = (metrics.get("model") or {}).get("frechet")
         if final is None:
@@ -128,8 +146,20 @@ def metrics_html(
         for key, label in (("base", "the base model"), ("bicubic", "bicubic"))
         if key in metrics
     ]
-    return (
-        "<table cellspacing=6><tr><th></th><th>PSNR (Y)</th><th>SSIM (Y)</th></tr>"
-        f"{cells}</table>Gain: <b>{', '.join(gains)}</b><br>"
-        f"measured on {_images(metrics.get('images'))} held back from training"
+    table = f"<table cellspacing=6><tr><th></th><th>PSNR (Y)</th><th>SSIM (Y)</th></tr>{cells}</table>"
+    measured = f"measured on {_images(metrics.get('images'))} held back from training"
+    if not texture:
+        return f"{table}Gain: <b>{', '.join(gains)}</b><br>{measured}"
+    lines = [f"{table}PSNR: {', '.join(gains)}, {measured}"]
+    artefact = metrics["model"].get("artefact_index")
+    original = (metrics.get("original") or baseline.get("original") or {}).get("artefact_index")
+    if artefact is not None and original is not None:
+        lines.append(
+            f"Periodic artefact index: <b>{artefact:.2f}</b> (the originals: {original:.2f}; "
+            "well above twice theirs, a regular grid shows)"
+        )
+    lines.append(
+        "A GAN-sharpened model trades PSNR for texture: compare its pictures with the base model's "
+        "before you keep it."
     )
+    return "<br>".join(lines)

@@ -7,7 +7,7 @@ without widgets.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -74,6 +74,7 @@ class Plan:
     base: str | None = None
     width: int = 64
     latent_dim: int = 100
+    losses: dict[str, Any] = field(default_factory=dict)  # upscale: what the base's recipe trained beyond L1
 
     def config(self, name: str, output: Path | None = None) -> dict[str, Any]:
         """The recipe as `sr_studio.train.config.config_from_dict` takes it."""
@@ -89,6 +90,7 @@ class Plan:
         if self.task == UPSCALE:
             model: dict[str, Any] = {"base": self.base}
             data["eval_images"] = EVAL_IMAGES
+            train |= self.losses  # a GAN-sharpened base keeps its loss, so it stays sharp
         else:
             model = {
                 "architecture": "dcgan_generator",

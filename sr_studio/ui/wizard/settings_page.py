@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from sr_studio.core.errors import SRStudioError
 from sr_studio.core.estimate import duration
+from sr_studio.train.fine_tune import base_losses, describe, missing_requirement
 from sr_studio.ui.common import ERROR_STYLE
 from sr_studio.ui.jobs.devices import DeviceCombo
 from sr_studio.ui.wizard.plan import (
@@ -76,6 +77,9 @@ class SettingsPage(QWizardPage):
         self._initialised_for: tuple[str, ScanSummary | None] | None = None
 
         self.base_combo = QComboBox()
+        self._base_recipes: dict[str, str | None] = {}  # each base's card recipe, read with the list
+        self.loss_label = text_label()
+        self.loss_label.setToolTip("A GAN-sharpened base trains with its recipe's loss, so it stays sharp")
         self.size_combo = QComboBox()
         for size in GAN_SIZES:
             self.size_combo.addItem(f"{size}×{size}", size)
@@ -109,6 +113,7 @@ class SettingsPage(QWizardPage):
         model_box = QGroupBox("Model")
         model_form = QFormLayout(model_box)
         model_form.addRow("Base model:", self.base_combo)
+        model_form.addRow("Loss:", self.loss_label)
         model_form.addRow("Image size:", self.size_combo)
         model_form.addRow("Width:", self.width_spin)
         model_form.addRow("Latent size:", self.latent_spin)
@@ -160,12 +165,15 @@ class SettingsPage(QWizardPage):
     def _set_defaults(self, task: str, summary: ScanSummary | None) -> None:
         upscale = task == UPSCALE
         self._model_form.setRowVisible(self.base_combo, upscale)
+        self._model_form.setRowVisible(self.loss_label, upscale)
         for widget in (self.size_combo, self.width_spin, self.latent_spin):
             self._model_form.setRowVisible(widget, not upscale)
         self._form.setRowVisible(self.patch_spin, upscale)
         self.base_combo.clear()
         library = self.owner.library
-        for entry in library.entries(UPSCALE):
+        entries = library.entries(UPSCALE)
+        self._base_recipes = {entry.name: entry.card.recipe for entry in entries}
+        for entry in entries:
             self.base_combo.addItem(f"{entry.name} — ×{entry.card.scale}", entry.name)
         default = library.default(UPSCALE)  # what the upscale tab picks, not the first name in the list
         if default is not None:
@@ -198,7 +206,14 @@ class SettingsPage(QWizardPage):
         if self.owner.task == UPSCALE and not self._fitting_images():
             patch = self.patch_spin.value()
             return f"Every picture is smaller than the {patch}-pixel patch: choose a smaller patch."
+        if self.owner.task == UPSCALE:
+            return missing_requirement(self._base_losses())
         return None
+
+    def _base_losses(self) -> dict[str, Any]:
+        """The loss terms the chosen base's recipe trained with beyond L1 (none for a PSNR model)."""
+        recipe = self._base_recipes.get(self.base_combo.currentData())
+        return base_losses(recipe, self.lr_spin.value())
 
     def _fitting_images(self) -> int:
         summary = self.owner.state.summary
@@ -223,6 +238,7 @@ class SettingsPage(QWizardPage):
             base=self.base_combo.currentData() if upscale else None,
             width=self.width_spin.value(),
             latent_dim=self.latent_spin.value(),
+            losses=self._base_losses() if upscale else {},
         )
 
     # --- settings ---------------------------------------------------------------------------------
@@ -272,6 +288,10 @@ class SettingsPage(QWizardPage):
         return self.seconds_per_step is not None and self._measured_for == self._probe_key()
 
     def _settings_changed(self) -> None:
+        if self.owner.task == UPSCALE:
+            losses = self._base_losses()
+            kept = f" (from {self.base_combo.currentData()}'s recipe)" if losses else ""
+            self.loss_label.setText(describe(losses) + kept)
         fitting = self._fitting_images()
         count = len(self.owner.state.summary.usable) if self.owner.state.summary else 0
         if self.owner.task == UPSCALE and 0 < fitting < count:
@@ -368,7 +388,8 @@ class SettingsPage(QWizardPage):
 def _measured_what(plan: Plan) -> str:
     """The settings a rate was measured with, in the user's words."""
     if plan.task == UPSCALE:
-        return f"{plan.base}, batch {plan.batch}, patch {plan.patch}"
+        loss = f" ({describe(plan.losses)})" if plan.losses else ""  # a GAN base's discriminator costs time
+        return f"{plan.base}{loss}, batch {plan.batch}, patch {plan.patch}"
     return f"a {plan.patch}×{plan.patch} GAN of width {plan.width}, batch {plan.batch}"
 
 

@@ -245,6 +245,7 @@ class TrainPage(QWizardPage):
             self.eta_label.setText(eta_text(event.get("eta_s")))
             if self.task == UPSCALE:
                 self._add(self.loss_plot, "loss", step, event.get("loss"))
+                self._add(self.loss_plot, "discriminator", step, event.get("discriminator"))  # GAN bases
             else:
                 self._add(self.loss_plot, "generator", step, event.get("loss"))
                 self._add(self.loss_plot, "discriminator", step, event.get("discriminator"))
