@@ -11,14 +11,17 @@ halves A and B. Every row is measured against B with as many images as B on the 
 - the model: `len(B)` samples from fixed-seed latents;
 - untrained: the same architecture freshly initialised (the ceiling a training run starts from).
 
-Two distances in the feature space of a fixed, seeded random conv network (`sr_studio.train.features`; no
-Inception weights offline, so the numbers rank samplers within this project only): the Fréchet distance
-(biased: it grows as samples shrink) and the kernel distance (KID, unbiased: about 0 for real A).
+Two distances, the Fréchet distance (biased: it grows as samples shrink) and the kernel distance (KID,
+unbiased: about 0 for real A), in two feature spaces (`sr_studio.train.features`; no Inception weights
+offline, so the numbers rank samplers within this project only): a fixed, seeded random conv network's,
+and one trained on real images, the ST-LPIPS VGG16 trunk's (needs the `perceptual` extra; left out, with a
+line saying so, where it is not installed).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import platform
 import shlex
 import sys
@@ -35,7 +38,7 @@ from sr_studio.core.system import cpu_name
 from sr_studio.models import build
 from sr_studio.train.config import load_config
 from sr_studio.train.data import load_dataset, square_images
-from sr_studio.train.features import distances
+from sr_studio.train.features import SPACES, distances
 from sr_studio.train.sampler import reference_halves
 
 REPO = Path(__file__).resolve().parents[1]
@@ -85,12 +88,25 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {machine}, torch {torch.__version__}, {args.threads} thread(s)")
     busy = busy_processes()
     print(f"also running: {', '.join(busy) if busy else 'nothing else busy'}")
-    print(f"reference: real half B of {args.recipe.name}'s data, {len(second)} images; each row as many\n")
-    print("| images vs real half B | Fréchet distance | kernel distance ×1000 |")
-    print("|---|---|---|")
+    print(f"reference: real half B of {args.recipe.name}'s data, {len(second)} images; each row as many")
+    spaces = [space for space in SPACES if space == "random" or importlib.util.find_spec("stlpips_pytorch")]
+    if len(spaces) < len(SPACES):
+        print(
+            "the ST-LPIPS VGG feature space is left out: its weights are not installed (the perceptual extra)"
+        )
+    names = {"random": "random features", "stlpips-vgg": "ST-LPIPS VGG features"}
+    print(
+        "\n| images vs real half B | "
+        + " | ".join(f"Fréchet, {names[space]} | KID ×1000, {names[space]}" for space in spaces)
+        + " |"
+    )
+    print("|---|" + "---:|---:|" * len(spaces))
     for name, images in rows.items():
-        numbers = distances(images, second)
-        print(f"| {name} | {numbers['frechet']:.3f} | {numbers['kernel'] * 1000:.2f} |")
+        cells = []
+        for space in spaces:
+            numbers = distances(images, second, space)
+            cells += [f"{numbers['frechet']:.3f}", f"{numbers['kernel'] * 1000:.2f}"]
+        print(f"| {name} | " + " | ".join(cells) + " |")
     print(f"\n{time.perf_counter() - started:.0f} s")
 
     if args.grid:

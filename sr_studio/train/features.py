@@ -9,9 +9,15 @@ The Fréchet distance is biased: with few images for the feature dimension its c
 so small samples of two *different* sets can score below two halves of the same set. The kernel distance
 (KID, Bińkowski et al. 2018: an unbiased MMD² with a cubic polynomial kernel) has no such bias: two halves
 of one set score about 0 at any size, so it is the number to read when samples are small.
+
+A second feature space was trained on real images: the ST-LPIPS VGG16 trunk (ImageNet, then tuned for
+human perceptual similarity; `stlpips.py`), its two deepest stages' unit-length features averaged over
+the image. It sees shapes and parts the random network cannot, so reports give both.
 """
 
 from __future__ import annotations
+
+from functools import cache
 
 import numpy as np
 import torch
@@ -20,6 +26,9 @@ from torch import nn
 
 FEATURE_SEED = 1234
 WIDTHS = (32, 64, 128, 128)
+SPACES = ("random", "stlpips-vgg")
+SIDE = 64  # images are compared at this size
+TRAINED_STAGES = 2  # relu4_3 and relu5_3 of VGG16: 512 channels each
 
 
 def _feature_network() -> nn.Module:
@@ -36,22 +45,44 @@ def _feature_network() -> nn.Module:
     return nn.Sequential(*layers).eval().requires_grad_(False)
 
 
+@cache
+def _trained_network() -> nn.Module:
+    from sr_studio.train.stlpips import STLPIPS
+
+    return STLPIPS("vgg")
+
+
+def _trained_features(images: torch.Tensor) -> torch.Tensor:
+    """ST-LPIPS VGG's deepest stages, each pixel's feature vector at unit length, averaged over space."""
+    from sr_studio.train.stlpips import unit_length
+
+    stages = _trained_network().stage_features((images + 1) / 2)[-TRAINED_STAGES:]
+    return torch.cat([unit_length(stage).mean(dim=(2, 3)) for stage in stages], dim=1)
+
+
+def _random_features(images: torch.Tensor) -> torch.Tensor:
+    """The random network's last stage: each channel's mean and spatial spread."""
+    maps = _feature_network()(images)
+    return torch.cat([maps.mean(dim=(2, 3)), maps.std(dim=(2, 3))], dim=1)
+
+
 @torch.inference_mode()
-def features(images: torch.Tensor) -> np.ndarray:
-    """N×3×H×W in [-1, 1] → N×D features (mean and spatial std of the last stage's channels)."""
-    network = _feature_network()
+def features(images: torch.Tensor, space: str = "random") -> np.ndarray:
+    """N×3×H×W in [-1, 1] → N×D features in one of `SPACES` (the trained one needs the ST-LPIPS weights)."""
+    if space not in SPACES:
+        raise ValueError(f"unknown feature space {space!r}: one of {', '.join(SPACES)}")
+    describe = _random_features if space == "random" else _trained_features
     out = []
     for chunk in images.split(256):
-        maps = network(F.interpolate(chunk.float(), size=64, mode="bilinear", antialias=True))
-        out.append(torch.cat([maps.mean(dim=(2, 3)), maps.std(dim=(2, 3))], dim=1))
+        out.append(describe(F.interpolate(chunk.float(), size=SIDE, mode="bilinear", antialias=True)))
     return torch.cat(out).double().numpy()
 
 
-def distances(a: torch.Tensor, b: torch.Tensor) -> dict[str, float]:
+def distances(a: torch.Tensor, b: torch.Tensor, space: str = "random") -> dict[str, float]:
     """Fréchet and kernel distances between image sets `a` and `b` (the reference), features computed once."""
     if min(len(a), len(b)) < 2:
         raise ValueError("a distance between image sets needs at least two images on each side")
-    fa, fb = features(a), features(b)
+    fa, fb = features(a, space), features(b, space)
     return {"frechet": _frechet(fa, fb), "kernel": _kernel(fa, fb)}
 
 

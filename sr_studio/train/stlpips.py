@@ -117,7 +117,7 @@ def _alex_layers() -> tuple[list[nn.Module], tuple[int, ...]]:
     return layers, (3, 7, 11, 13, 15)  # ends of the five ReLU stages
 
 
-def _unit(features: torch.Tensor) -> torch.Tensor:
+def unit_length(features: torch.Tensor) -> torch.Tensor:
     """Each pixel's feature vector scaled to unit length (the package's epsilon, for parity)."""
     return features / (features.pow(2).sum(dim=1, keepdim=True).sqrt() + 1e-10)
 
@@ -152,7 +152,7 @@ class STLPIPS(nn.Module):
         self.requires_grad_(False)
         self.eval()
 
-    def _features(self, images: torch.Tensor) -> list[torch.Tensor]:
+    def stage_features(self, images: torch.Tensor) -> list[torch.Tensor]:
         """The five stages' ReLU outputs for images in [0, 1] (mapped to the package's [-1, 1] here)."""
         h = (2 * images - 1 - self.shift) / self.scale
         features = []
@@ -169,6 +169,6 @@ class STLPIPS(nn.Module):
                 f"got {x.shape[-1]}×{x.shape[-2]}"
             )
         total = x.new_zeros(x.shape[0])
-        for head, fx, fy in zip(self.lins, self._features(x), self._features(y), strict=True):
-            total = total + head((_unit(fx) - _unit(fy)) ** 2).mean(dim=(1, 2, 3))
+        for head, fx, fy in zip(self.lins, self.stage_features(x), self.stage_features(y), strict=True):
+            total = total + head((unit_length(fx) - unit_length(fy)) ** 2).mean(dim=(1, 2, 3))
         return total
