@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from sr_studio.core.errors import SRStudioError, UsageError
@@ -177,6 +178,19 @@ def test_kernel_distance_is_unbiased_for_two_samples_of_one_set_and_positive_for
     assert abs(small_same["kernel"]) < 0.05 * small_different["kernel"]
 
 
+def test_the_trained_feature_space_tells_blurred_pictures_from_sharp_ones():
+    sharp = torch.stack([torch.from_numpy(textured(64, 64, seed=seed)) for seed in range(72)])
+    sharp = sharp.permute(0, 3, 1, 2).float() / 127.5 - 1
+    blurred = F.interpolate(F.avg_pool2d(sharp, 4), scale_factor=4, mode="bilinear")
+    first, second = sharp[:36], sharp[36:]
+    same, different = distances(first, second, "stlpips-vgg"), distances(blurred[:36], second, "stlpips-vgg")
+    assert distances(second, second, "stlpips-vgg")["frechet"] == pytest.approx(0, abs=1e-6)
+    assert different["kernel"] > 0 and abs(same["kernel"]) < 0.1 * different["kernel"]
+    assert same["frechet"] < different["frechet"]
+    with pytest.raises(ValueError, match="unknown feature space"):
+        distances(first, second, "inception")
+
+
 def test_warm_start_copies_only_tensors_that_fit():
     from sr_studio.models.srresnet import SRResNet
 
@@ -206,6 +220,19 @@ def test_srgan_step_trains_generator_and_discriminator(tmp_path, folder):
     assert any(not torch.equal(a, b) for a, b in zip(before, trainer.discriminator.parameters(), strict=True))
     metrics = trainer.evaluate(0, tmp_path / "preview.png")
     assert set(metrics) >= {"bicubic", "model"} and (tmp_path / "preview.png").is_file()
+
+
+def test_the_grid_penalty_adds_its_weighted_term_to_the_loss(tmp_path, folder):
+    config = make_config(
+        tmp_path,
+        data={"train": ["images"], "patch": 32, "val_share": 0.2},
+        model={"architecture": "msrresnet", "arguments": {"scale": 2, "blocks": 1, "channels": 8}},
+        train={"batch": 2, "periodic": 3.0},
+    )
+    trainer = UpscaleTrainer(config, load_dataset(config, min_side=32), torch.device("cpu"), "fp32")
+    numbers = trainer.step(1, torch.Generator().manual_seed(0))
+    assert numbers["periodic"] > 0
+    assert numbers["loss"] == pytest.approx(numbers["content"] + 3.0 * numbers["periodic"], rel=1e-5)
 
 
 def test_pixel_weight_scales_the_content_term_in_the_loss(tmp_path, folder):

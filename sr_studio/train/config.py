@@ -64,6 +64,7 @@ class TrainConfig:
     perceptual: float = 0.0  # weight of the perceptual feature loss
     perceptual_loss: str = "random"  # stlpips-vgg (trained for perception) | random (Liu et al. 2021)
     feature_matching: float = 0.0  # weight of the discriminator feature-matching loss
+    periodic: float = 0.0  # weight of the penalty on a grid locked to the pixel phases (grid_loss.py)
     d_lr: float | None = None  # discriminator learning rate (default: lr)
     beta1: float = 0.9
     beta2: float = 0.999
@@ -172,6 +173,7 @@ def _check(config: RunConfig, source: str) -> None:
             "train.perceptual_loss must be stlpips-vgg or random",
         ),
         (not 0 <= train.ema < 1, "train.ema must be in [0, 1)"),
+        (train.periodic < 0, "train.periodic must be 0 or more"),
         (not 0 <= data.val_share < 1, "data.val_share must be in [0, 1)"),
         (data.patch < 8, "data.patch must be at least 8 pixels"),
         (not data.train, "data.train names no image folder or list"),

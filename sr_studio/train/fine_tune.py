@@ -14,7 +14,16 @@ import tomllib
 from typing import Any
 
 TEXTURE_TERMS = ("perceptual", "adversarial", "feature_matching")  # what makes a model more than L1
-KEPT_KEYS = ("loss", "pixel", "perceptual", "perceptual_loss", "adversarial", "feature_matching", "ema")
+KEPT_KEYS = (
+    "loss",
+    "pixel",
+    "perceptual",
+    "perceptual_loss",
+    "adversarial",
+    "feature_matching",
+    "periodic",
+    "ema",
+)
 PERCEPTUAL_NAMES = {"stlpips-vgg": "ST-LPIPS VGG features", "random": "random features"}
 STLPIPS_MISSING = (
     "the base model's perceptual loss needs the ST-LPIPS weights, which are not installed: "

@@ -29,6 +29,7 @@ from sr_studio.train.common import WeightAverage, autocast, base_state, lr_at, s
 from sr_studio.train.config import RunConfig
 from sr_studio.train.data import Dataset, PatchSampler, to_tensor
 from sr_studio.train.distributed import SINGLE, World
+from sr_studio.train.grid_loss import periodic_loss
 
 if TYPE_CHECKING:
     from sr_studio.models.srgan import SRGANDiscriminator
@@ -107,6 +108,10 @@ class UpscaleTrainer:
                 perceptual = self.perceptual(output, hr_batch)
                 loss = loss + train.perceptual * perceptual
                 numbers["perceptual"] = float(perceptual.detach())
+            if train.periodic:
+                periodic = periodic_loss(output, hr_batch, self.scale)
+                loss = loss + train.periodic * periodic
+                numbers["periodic"] = float(periodic.detach())
             if self.discriminator is not None:
                 self.discriminator.requires_grad_(False)
                 fake_logits, fake_features = losses.discriminate_with_features(self.discriminator, output)
