@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from sr_studio.models.architecture import Architecture
 from sr_studio.models.specs.edsr import EDSR
-from sr_studio.models.specs.gan import DCGAN_DISCRIMINATOR, DCGAN_GENERATOR, SRGAN_DISCRIMINATOR
+from sr_studio.models.specs.gan import (
+    DCGAN_DISCRIMINATOR,
+    DCGAN_GENERATOR,
+    SRGAN_DISCRIMINATOR,
+    UNET_DISCRIMINATOR_SN,
+)
 from sr_studio.models.specs.rrdbnet import RRDBNET
 from sr_studio.models.specs.srresnet import MSRRESNET, SRRESNET
 from sr_studio.models.specs.srvgg import SRVGG
@@ -29,6 +34,7 @@ ARCHITECTURES: dict[str, Architecture] = {
         SRVGG,
         DCGAN_GENERATOR,
         SRGAN_DISCRIMINATOR,
+        UNET_DISCRIMINATOR_SN,
         DCGAN_DISCRIMINATOR,
     )
 }

@@ -21,6 +21,8 @@ from sr_studio.models.architecture import PRECISIONS
 
 # What training runs in (as autocast): fp16 would need loss scaling to train safely, so it is not offered.
 TRAINING_PRECISIONS = tuple(p for p in PRECISIONS if p != "fp16")
+# An SRGAN fine-tune's critic, by its recipe name → the architecture it builds.
+DISCRIMINATORS = {"srgan": "srgan_discriminator", "unet-sn": "unet_discriminator_sn"}
 
 
 @dataclass
@@ -65,6 +67,7 @@ class TrainConfig:
     perceptual_loss: str = "random"  # stlpips-vgg (trained for perception) | random (Liu et al. 2021)
     feature_matching: float = 0.0  # weight of the discriminator feature-matching loss
     periodic: float = 0.0  # weight of the penalty on a grid locked to the pixel phases (grid_loss.py)
+    discriminator: str = "srgan"  # srgan (Ledig et al., a logit per image) | unet-sn (Real-ESRGAN, per pixel)
     d_lr: float | None = None  # discriminator learning rate (default: lr)
     beta1: float = 0.9
     beta2: float = 0.999
@@ -174,6 +177,11 @@ def _check(config: RunConfig, source: str) -> None:
         ),
         (not 0 <= train.ema < 1, "train.ema must be in [0, 1)"),
         (train.periodic < 0, "train.periodic must be 0 or more"),
+        (train.discriminator not in DISCRIMINATORS, f"train.discriminator: {' or '.join(DISCRIMINATORS)}"),
+        (
+            bool(train.feature_matching) and train.discriminator != "srgan",
+            "train.feature_matching needs the srgan discriminator",
+        ),
         (not 0 <= data.val_share < 1, "data.val_share must be in [0, 1)"),
         (data.patch < 8, "data.patch must be at least 8 pixels"),
         (not data.train, "data.train names no image folder or list"),

@@ -18,11 +18,15 @@ the image. It sees shapes and parts the random network cannot, so reports give b
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+if TYPE_CHECKING:
+    from sr_studio.train.stlpips import STLPIPS
 
 FEATURE_SEED = 1234
 WIDTHS = (32, 64, 128, 128)
@@ -46,7 +50,7 @@ def _feature_network() -> nn.Module:
 
 
 @cache
-def _trained_network() -> nn.Module:
+def _trained_network() -> STLPIPS:
     from sr_studio.train.stlpips import STLPIPS
 
     return STLPIPS("vgg")

@@ -26,7 +26,7 @@ from sr_studio.core.metrics import bicubic_upscale, downscale, periodic_artefact
 from sr_studio.models import build
 from sr_studio.train import losses
 from sr_studio.train.common import WeightAverage, autocast, base_state, lr_at, set_lr, warm_start
-from sr_studio.train.config import RunConfig
+from sr_studio.train.config import DISCRIMINATORS, RunConfig
 from sr_studio.train.data import Dataset, PatchSampler, to_tensor
 from sr_studio.train.distributed import SINGLE, World
 from sr_studio.train.grid_loss import periodic_loss
@@ -75,9 +75,9 @@ class UpscaleTrainer:
         self.perceptual = None
         if train.perceptual:
             self.perceptual = losses.perceptual_loss(train.perceptual_loss, config.seed).to(device)
-        self.discriminator: SRGANDiscriminator | None = None
+        self.discriminator: nn.Module | None = None
         if train.adversarial or train.feature_matching:
-            self.discriminator = cast("SRGANDiscriminator", build("srgan_discriminator")).to(device)
+            self.discriminator = build(DISCRIMINATORS[train.discriminator]).to(device)
             self.d_optimizer = torch.optim.Adam(
                 self.discriminator.parameters(), lr=train.d_lr or train.lr, betas=(train.beta1, train.beta2)
             )
@@ -114,13 +114,17 @@ class UpscaleTrainer:
                 numbers["periodic"] = float(periodic.detach())
             if self.discriminator is not None:
                 self.discriminator.requires_grad_(False)
-                fake_logits, fake_features = losses.discriminate_with_features(self.discriminator, output)
+                if train.feature_matching:  # the SRGAN discriminator's (the config insists)
+                    srgan = cast("SRGANDiscriminator", self.discriminator)
+                    fake_logits, fake_features = losses.discriminate_with_features(srgan, output)
+                else:
+                    fake_logits = self.discriminator(output)
                 if train.adversarial:
                     adversarial = losses.generator_adversarial(fake_logits.float())
                     loss = loss + train.adversarial * adversarial
                     numbers["adversarial"] = float(adversarial.detach())
                 if train.feature_matching:
-                    _, real_features = losses.discriminate_with_features(self.discriminator, hr_batch)
+                    _, real_features = losses.discriminate_with_features(srgan, hr_batch)
                     matching = losses.feature_matching(fake_features, real_features)
                     loss = loss + train.feature_matching * matching
                     numbers["feature_matching"] = float(matching.detach())
@@ -137,7 +141,7 @@ class UpscaleTrainer:
         return numbers
 
     def _discriminator_step(
-        self, discriminator: SRGANDiscriminator, step: int, fake: torch.Tensor, real: torch.Tensor
+        self, discriminator: nn.Module, step: int, fake: torch.Tensor, real: torch.Tensor
     ) -> float:
         set_lr(self.d_optimizer, lr_at(self.config, step, self.config.train.d_lr or self.config.train.lr))
         discriminator.requires_grad_(True)

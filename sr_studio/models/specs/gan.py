@@ -1,4 +1,4 @@
-"""Descriptors of the DCGAN generator and discriminator and of the SRGAN discriminator."""
+"""Descriptors of the DCGAN generator and discriminator and of the SRGAN and U-Net discriminators."""
 
 from __future__ import annotations
 
@@ -45,4 +45,10 @@ SRGAN_DISCRIMINATOR = Architecture(
     name="SRGAN discriminator",
     task="discriminate",
     network="sr_studio.models.srgan:SRGANDiscriminator",
+)
+UNET_DISCRIMINATOR_SN = Architecture(
+    id="unet_discriminator_sn",
+    name="U-Net discriminator (spectral norm)",
+    task="discriminate",
+    network="sr_studio.models.unet_discriminator:UNetDiscriminatorSN",
 )
