@@ -32,6 +32,7 @@ FEATURE_SEED = 1234
 WIDTHS = (32, 64, 128, 128)
 SPACES = ("random", "stlpips-vgg")
 SIDE = 64  # images are compared at this size
+SPREAD_FLOOR = 0.01  # of the reference's mean feature spread (see _kernel)
 TRAINED_STAGES = 2  # relu4_3 and relu5_3 of VGG16: 512 channels each
 
 
@@ -106,9 +107,12 @@ def _kernel(fa: np.ndarray, fb: np.ndarray) -> float:
 
     `fb` is the reference (real images): both sides are scaled by its per-feature mean and spread, so that
     no feature dominates the dot products (Inception's features share one scale; random ones do not) and
-    distances to one reference are on one scale.
+    distances to one reference are on one scale. A spread is taken as at least 1 % of the average one: a
+    channel the reference barely uses (a ReLU that stays off) must not turn a few stray values into
+    outliers that swamp the rest.
     """
-    mean, spread = fb.mean(0), fb.std(0) + 1e-12
+    mean, spread = fb.mean(0), fb.std(0)
+    spread = np.maximum(spread, SPREAD_FLOOR * spread.mean()) + 1e-12
     fa, fb = (fa - mean) / spread, (fb - mean) / spread
     dimension = fa.shape[1]
 
