@@ -3,12 +3,13 @@
     python benchmarks/crop_sheet.py --scale 4 --models srresnet-x4 srgan-x4 \\
         --out training/reports/srgan-x4-crops.png
 
-Each row is one validation image (the first `--images` of val.txt, decoded and downscaled exactly as in
-benchmarks/sr_quality.py). The crop is chosen by a rule that does not look at any model: the `--crop`²
-LR window whose HR pixels have the most gradient energy (texture), on a half-window grid. Every model
-upscales the same LR window with `MARGIN` pixels of context around it (cut away afterwards), through the
-app's own upscale path on the CPU. The header names the columns; each panel's label is its Y-PSNR on the
-crop, for reference: a sharper texture can score lower.
+Each row is one validation image (the first `--images` of val.txt, or the `--pick`ed ones, decoded and
+downscaled exactly as in benchmarks/sr_quality.py). The crop is chosen by a rule that does not look at any
+model: the `--crop`² LR window whose HR pixels have the most gradient energy (texture), on a half-window
+grid, unless a pick names its LR corner (`bsds500-test200/108069.jpg@40,30`) to show one kind of texture.
+Every model upscales the same LR window with `MARGIN` pixels of context around it (cut away afterwards),
+through the app's own upscale path on the CPU. The header names the columns; each panel's label is its
+Y-PSNR on the crop, for reference: a sharper texture can score lower.
 """
 
 from __future__ import annotations
@@ -21,10 +22,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
-from sr_quality import DEFAULT_VAL, bicubic, hr_and_lr, val_files
+from sr_quality import DEFAULT_VAL, bicubic, hr_and_lr, library_models, val_files
 
 from sr_studio.core.images import Picture
-from sr_studio.core.library import ModelLibrary
 from sr_studio.core.metrics import psnr_y
 from sr_studio.core.upscale import upscale
 
@@ -46,6 +46,21 @@ def texture_window(hr: np.ndarray, scale: int, crop: int) -> tuple[int, int]:
             if window.sum() > best:
                 best, corner = float(window.sum()), (top, left)
     return corner
+
+
+def parse_pick(val_list: Path, pick: str) -> tuple[Path, tuple[int, int] | None]:
+    """`NAME` or `NAME@LEFT,TOP` (an LR corner) -> the image's path and the corner as (top, left)."""
+    name, _, corner = pick.partition("@")
+    path = val_list.parent / name
+    if not path.is_file():
+        raise SystemExit(f"crop_sheet.py: {path}: no such validation image")
+    if not corner:
+        return path, None
+    try:
+        left, top = (int(part) for part in corner.split(","))
+    except ValueError:
+        raise SystemExit(f"crop_sheet.py: {pick}: the corner must be LEFT,TOP in LR pixels") from None
+    return path, (top, left)
 
 
 def upscale_window(
@@ -82,17 +97,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=int, default=4)
     parser.add_argument("--models", nargs="+", required=True, help="library upscalers of that scale")
     parser.add_argument("--images", type=int, default=6, help="the first N validation images")
+    parser.add_argument("--pick", nargs="+", default=[], help="these images instead: NAME or NAME@LEFT,TOP")
     parser.add_argument("--crop", type=int, default=48, help="LR side of each crop")
     parser.add_argument("--val", type=Path, default=DEFAULT_VAL)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--models-dir", type=Path, nargs="+", default=[], help="also look in these folders")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    library = ModelLibrary()
-    models = [library.load(name) for name in args.models]
-    wrong = [m.card.name for m in models if m.scale != args.scale]
-    if wrong:
-        parser.error(f"not ×{args.scale} upscalers: {', '.join(wrong)}")
+    found = {model.card.name: model for model in library_models(args.scale, args.models, args.models_dir)}
+    missing = [name for name in args.models if name not in found]
+    if missing:
+        parser.error(f"no ×{args.scale} upscaler named {', '.join(missing)}")
+    models = [found[name] for name in args.models]
 
     scale, crop = args.scale, args.crop
     methods: list[Callable[[np.ndarray], np.ndarray]] = [lambda window: bicubic(window, scale)]
@@ -101,9 +118,10 @@ def main(argv: list[str] | None = None) -> int:
         for model in models
     ]
     rows = []
-    for path in val_files(args.val, args.images):
+    picks = [parse_pick(args.val, pick) for pick in args.pick]
+    for path, corner in picks or [(path, None) for path in val_files(args.val, args.images)]:
         hr, lr = hr_and_lr(path, scale)
-        top, left = texture_window(hr, scale, crop)
+        top, left = corner or texture_window(hr, scale, crop)
         original = hr[top * scale : (top + crop) * scale, left * scale : (left + crop) * scale]
         panels = [upscale_window(method, lr, top, left, crop, scale) for method in methods]
         scores = [f"{psnr_y(p / 255, original / 255, scale):.2f} dB" for p in panels]
