@@ -65,6 +65,7 @@ class TrainConfig:
     adversarial: float = 0.0  # SRGAN: weight of the adversarial term (1e-3 in the paper); 0 trains for PSNR
     perceptual: float = 0.0  # weight of the perceptual feature loss
     perceptual_loss: str = "random"  # stlpips-vgg (trained for perception) | random (Liu et al. 2021)
+    perceptual_low_pass: bool = False  # compare through a binomial low-pass: no reward for Nyquist stripes
     feature_matching: float = 0.0  # weight of the discriminator feature-matching loss
     periodic: float = 0.0  # weight of the penalty on a grid locked to the pixel phases (grid_loss.py)
     discriminator: str = "srgan"  # srgan (Ledig et al., a logit per image) | unet-sn (Real-ESRGAN, per pixel)

@@ -19,6 +19,7 @@ KEPT_KEYS = (
     "pixel",
     "perceptual",
     "perceptual_loss",
+    "perceptual_low_pass",
     "adversarial",
     "feature_matching",
     "periodic",

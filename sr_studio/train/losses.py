@@ -166,6 +166,31 @@ class STLPIPSLoss(nn.Module):
         return self.metric(output[..., dy:, dx:], target[..., dy:, dx:]).mean()
 
 
-def perceptual_loss(kind: str, seed: int) -> nn.Module:
-    """The feature loss of an SRGAN fine-tune, by its config name."""
-    return STLPIPSLoss() if kind == "stlpips-vgg" else RandomPerceptualLoss(seed)
+class LowPassed(nn.Module):
+    """A feature loss that sees both images through a 3×3 binomial low-pass without padding.
+
+    The filter's response is zero at the Nyquist frequency, so a one-pixel checkerboard, which lowers the
+    plain ST-LPIPS-VGG distance of a blurry upscale on most validation crops, earns nothing through it, and
+    the pixel loss alone judges that frequency (benchmarks/perceptual_gaming.py). No padding: a padded
+    border would let the pattern through.
+    """
+
+    kernel: torch.Tensor
+
+    def __init__(self, loss: nn.Module) -> None:
+        super().__init__()
+        self.loss = loss
+        taps = torch.tensor([1.0, 2.0, 1.0])
+        self.register_buffer("kernel", (taps[:, None] * taps[None, :] / 16).expand(3, 1, 3, 3).clone())
+
+    def low_pass(self, images: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(images, self.kernel.to(images.dtype), groups=images.shape[1])
+
+    def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return cast(torch.Tensor, self.loss(self.low_pass(output), self.low_pass(target)))
+
+
+def perceptual_loss(kind: str, seed: int, low_pass: bool = False) -> nn.Module:
+    """The feature loss of an SRGAN fine-tune, by its config name, optionally through `LowPassed`."""
+    loss = STLPIPSLoss() if kind == "stlpips-vgg" else RandomPerceptualLoss(seed)
+    return LowPassed(loss) if low_pass else loss

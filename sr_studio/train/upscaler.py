@@ -74,7 +74,9 @@ class UpscaleTrainer:
         self.sampler = PatchSampler(dataset.train, config.data.patch, self.scale, config.data.degrade)
         self.perceptual = None
         if train.perceptual:
-            self.perceptual = losses.perceptual_loss(train.perceptual_loss, config.seed).to(device)
+            self.perceptual = losses.perceptual_loss(
+                train.perceptual_loss, config.seed, train.perceptual_low_pass
+            ).to(device)
         self.discriminator: nn.Module | None = None
         if train.adversarial or train.feature_matching:
             self.discriminator = build(DISCRIMINATORS[train.discriminator]).to(device)
