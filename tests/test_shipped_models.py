@@ -3,6 +3,7 @@ than bicubic where they claim to be. These read the real files in resources/mode
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from sr_studio.core.images import Picture
 from sr_studio.core.library import ModelLibrary
 from sr_studio.core.sample import sample
 from sr_studio.core.upscale import upscale
+from sr_studio.train.config import load_config
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = {"srresnet-x4": 4, "srresnet-x2": 2, "srgan-x4": 4, "dcgan-emoji-64": None}
@@ -31,14 +33,15 @@ def test_every_shipped_model_is_listed_without_problems(library: ModelLibrary) -
 
 
 def recipe_file(card_recipe: dict) -> Path | None:
-    """The recipe in training/ that the card's recorded recipe came from (same name, base and steps)."""
+    """The recipe in training/ that the card's recorded recipe came from: same name and base, and every
+    `[train]` value the card recorded resolved alike from the file (trials of one model can differ in a
+    single loss option; a card written before a key existed does not record it)."""
     for path in sorted((REPO / "training").glob("*.toml")):
-        recipe = tomllib.loads(path.read_text(encoding="utf-8"))
-        if (recipe["name"], recipe["train"]["steps"], recipe.get("model", {}).get("base")) == (
-            card_recipe["name"],
-            card_recipe["train"]["steps"],
-            card_recipe["model"].get("base"),
-        ):
+        config = load_config(path)
+        if (config.name, config.model.base) != (card_recipe["name"], card_recipe["model"].get("base")):
+            continue
+        resolved = dataclasses.asdict(config.train)
+        if all(resolved.get(key) == value for key, value in card_recipe["train"].items()):
             return path
     return None
 
