@@ -17,10 +17,11 @@ import sys
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from crop_sheet import texture_window
 from sr_quality import DEFAULT_VAL, hr_and_lr, val_files
 
+from sr_studio.core.metrics import bicubic_upscale
+from sr_studio.train.data import to_tensor
 from sr_studio.train.losses import LowPassed
 from sr_studio.train.stlpips import STLPIPS
 
@@ -36,10 +37,6 @@ def patterns(side: int) -> dict[str, torch.Tensor]:
         "1-px checkerboard": (((rows + columns) % 2) * 2 - 1).float(),
         "4-px diagonal": torch.cos((rows + columns).float() * torch.pi / 2),
     }
-
-
-def to_tensor(pixels: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1)[None].float() / 255
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,8 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             top, left = texture_window(hr, SCALE, CROP)
             target = to_tensor(hr[top * SCALE : top * SCALE + side, left * SCALE : left * SCALE + side])
             window = to_tensor(lr[top : top + CROP, left : left + CROP])
-            upscale = F.interpolate(window, scale_factor=SCALE, mode="bicubic", align_corners=False)
-            upscale = upscale.clamp(0, 1)
+            upscale = bicubic_upscale(window, SCALE)
             for metric_name, metric in metrics.items():
                 clean = float(metric(upscale, target))
                 for name, pattern in patterns(side).items():
