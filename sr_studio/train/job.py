@@ -256,18 +256,23 @@ class Run:
                 self.log(STOPPED, step=step, run_dir=str(self.run_dir))
                 return EXIT_STOPPED
 
-        generators = world.gather(self.generator.get_state())  # the last collective: the others are done
-        if not world.is_main:
-            return EXIT_DONE
+        generators = world.gather(self.generator.get_state())
+        if world.is_main:
+            self.finish(metrics, generators)
+        world.barrier()  # all leave together: a rank exiting while rank 0 holds gloo's sockets may abort
+        return EXIT_DONE
+
+    def finish(self, metrics: dict[str, Any], generators: list[torch.Tensor]) -> None:
+        """Rank 0 at the last step: the best weights back (ranked runs), the final evaluation, the model."""
+        state, steps = self.state, self.config.train.steps
         restored = state["best"] is not None and state["best_step"] != steps  # ranked runs only
         if restored:
-            restore_best(trainer, self.run_dir)
-        if restored or limit or not metrics:
+            restore_best(self.trainer, self.run_dir)
+        if restored or self.config.data.eval_images or not metrics:
             metrics = self.evaluate(steps, 0, final=True)
         self.checkpoint(generators)
         card = self.export(metrics, complete=True)
         self.log(DONE, step=steps, card=str(card), seconds=round(self.elapsed(), 1), metrics=metrics)
-        return EXIT_DONE
 
     def checkpoint(self, generators: list[torch.Tensor] | None = None) -> None:
         """Every rank's batch generator goes in (gathered here unless given), written by rank 0."""
