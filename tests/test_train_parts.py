@@ -18,6 +18,7 @@ from sr_studio.train.common import lr_at, warm_start
 from sr_studio.train.config import config_from_dict
 from sr_studio.train.data import PatchSampler, degrade, list_images, load_dataset, scan
 from sr_studio.train.features import distances
+from sr_studio.train.sampler import SampleTrainer
 from sr_studio.train.upscaler import UpscaleTrainer
 from tests.pictures import textured
 
@@ -246,3 +247,26 @@ def test_pixel_weight_scales_the_content_term_in_the_loss(tmp_path, folder):
     numbers = trainer.step(1, torch.Generator().manual_seed(0))
     assert numbers["content"] > 0
     assert numbers["loss"] == pytest.approx(0.01 * numbers["content"], rel=1e-5)
+
+
+def same(before: list[torch.Tensor], module: torch.nn.Module) -> bool:
+    return all(torch.equal(a, b) for a, b in zip(before, module.parameters(), strict=True))
+
+
+def test_discriminator_warm_up_leaves_the_generator_alone_until_it_ends(tmp_path, folder):
+    arguments = {"latent_dim": 8, "image_size": 32, "width": 4}
+    config = make_config(
+        tmp_path,
+        task="sample",
+        data={"train": ["images"], "patch": 32},
+        model={"architecture": "dcgan_generator", "arguments": arguments},
+        train={"batch": 2, "beta1": 0.5, "ema": 0.9, "d_warmup": 1},
+    )
+    trainer = SampleTrainer(config, load_dataset(config, min_side=32), torch.device("cpu"), "fp32")
+    generator_weights = [p.detach().clone() for p in trainer.network.parameters()]
+    critic_weights = [p.detach().clone() for p in trainer.discriminator.parameters()]
+    numbers = trainer.step(1, torch.Generator().manual_seed(0))
+    assert "loss" not in numbers and "discriminator" in numbers
+    assert same(generator_weights, trainer.network) and not same(critic_weights, trainer.discriminator)
+    assert "loss" in trainer.step(2, torch.Generator().manual_seed(1))
+    assert not same(generator_weights, trainer.network)

@@ -70,6 +70,7 @@ class TrainConfig:
     periodic: float = 0.0  # weight of the penalty on a grid locked to the pixel phases (grid_loss.py)
     discriminator: str = "srgan"  # srgan (Ledig et al., a logit per image) | unet-sn (Real-ESRGAN, per pixel)
     d_lr: float | None = None  # discriminator learning rate (default: lr)
+    d_warmup: int = 0  # DCGAN warm start: first steps train only a fresh discriminator against a fixed G
     beta1: float = 0.9
     beta2: float = 0.999
     ema: float = 0.0  # EMA decay of the generator's weights (0: none)

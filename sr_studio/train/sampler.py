@@ -97,6 +97,14 @@ class SampleTrainer:
         d_loss.backward()
         self.world.average_gradients(self.discriminator)
         self.d_optimizer.step()
+        numbers = {
+            "lr": lr,
+            "discriminator": float(d_loss.detach()),
+            "d_real": float(torch.sigmoid(real_logits.detach()).mean()),
+            "d_fake": float(torch.sigmoid(fake_logits.detach()).mean()),
+        }
+        if step <= train.d_warmup:  # a warm-started G would learn from a discriminator that knows nothing
+            return numbers
 
         self.discriminator.requires_grad_(False)
         with autocast(self.device, self.precision):
@@ -109,13 +117,7 @@ class SampleTrainer:
         self.discriminator.requires_grad_(True)
         if self.average is not None:
             self.average.update(self.network, step)
-        return {
-            "lr": lr,
-            "loss": float(g_loss.detach()),
-            "discriminator": float(d_loss.detach()),
-            "d_real": float(torch.sigmoid(real_logits.detach()).mean()),
-            "d_fake": float(torch.sigmoid(fake_logits.detach()).mean()),
-        }
+        return {**numbers, "loss": float(g_loss.detach())}
 
     @property
     def evaluated(self) -> nn.Module:
