@@ -2,6 +2,10 @@
 
     python benchmarks/gan_quality.py                                  # dcgan-emoji-64 on its recipe's data
     python benchmarks/gan_quality.py --model NAME --recipe training/NAME.toml --grid training/reports/g.png
+    python benchmarks/gan_quality.py --model dcgan-emoji-64 --model training/runs/new/dcgan-emoji-64.json
+
+`--model` takes a library name or a card file (a run's exported model), and may be repeated to put a
+candidate beside the shipped model in one run, on the same halves and latents.
 
 The real images are the recipe's whole data set (training and held-out images alike: a sampler is judged on
 the distribution it learned), decoded as training decodes them, shuffled with a fixed seed and cut into two
@@ -32,7 +36,7 @@ import torch
 from machine import busy_processes
 
 from sr_studio.core.images import save_image
-from sr_studio.core.library import ModelLibrary
+from sr_studio.core.library import LoadedModel, ModelLibrary
 from sr_studio.core.sample import grid, latents, sample
 from sr_studio.core.system import cpu_name
 from sr_studio.models import build
@@ -61,7 +65,9 @@ def generate(model_network: torch.nn.Module, count: int, latent_dim: int) -> tor
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default="dcgan-emoji-64", help="sampler in the model library")
+    parser.add_argument(
+        "--model", action="append", help="sampler: library name or card .json (repeatable; dcgan-emoji-64)"
+    )
     parser.add_argument("--recipe", type=Path, default=REPO / "training" / "dcgan-emoji-64.toml")
     parser.add_argument("--grid", type=Path, help="also save the fixed-seed 8×8 grid (seed 0) here")
     parser.add_argument("--threads", type=int, default=1)
@@ -69,17 +75,15 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
 
     started = time.perf_counter()
-    model = ModelLibrary().load(args.model)
-    low, high = model.card.value_range
-    if (low, high) != (-1.0, 1.0):
-        parser.error(f"{args.model}: expected a generator with outputs in [-1, 1], not [{low}, {high}]")
+    models = {name: load_sampler(name, parser) for name in args.model or ["dcgan-emoji-64"]}
+    model = next(iter(models.values()))
     latent_dim = int(model.card.arguments["latent_dim"])
     first, second = real_halves(args.recipe, int(model.card.arguments["image_size"]))
     torch.manual_seed(load_config(args.recipe).seed)  # the training run's own untrained yardstick
     untrained = build(model.card.architecture, **model.card.arguments).eval()
     rows = {
         "real half A (floor)": first,
-        args.model: generate(model.network, len(second), latent_dim),
+        **{name: generate(each.network, len(second), latent_dim) for name, each in models.items()},
         "untrained generator (ceiling)": generate(untrained, len(second), latent_dim),
     }
 
@@ -109,10 +113,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {name} | " + " | ".join(cells) + " |")
     print(f"\n{time.perf_counter() - started:.0f} s")
 
-    if args.grid:
-        save_image(grid(sample(model, 64, GRID_SEED, device="cpu"), columns=8), args.grid, overwrite=True)
-        print(f"grid: {args.grid}")
+    for index, (name, each) in enumerate(models.items()):
+        if args.grid:
+            path = args.grid if index == 0 else args.grid.with_stem(f"{args.grid.stem}-{index + 1}")
+            save_image(grid(sample(each, 64, GRID_SEED, device="cpu"), columns=8), path, overwrite=True)
+            print(f"grid of {name}: {path}")
     return 0
+
+
+def load_sampler(name: str, parser: argparse.ArgumentParser) -> LoadedModel:
+    """A library model by name, or the model a card file describes (a run's export, not installed)."""
+    card = Path(name)
+    library = ModelLibrary(builtin_dir=card.parent, user_dir=card.parent) if card.suffix == ".json" else None
+    model = (library or ModelLibrary()).load(card.stem if library else name)
+    low, high = model.card.value_range
+    if (low, high) != (-1.0, 1.0):
+        parser.error(f"{name}: expected a generator with outputs in [-1, 1], not [{low}, {high}]")
+    return model
 
 
 if __name__ == "__main__":

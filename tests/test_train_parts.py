@@ -10,11 +10,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from safetensors.torch import save_file
 
 from sr_studio.core.errors import SRStudioError, UsageError
 from sr_studio.core.metrics import downscale, psnr_y, ssim_y
+from sr_studio.models import build
 from sr_studio.train import losses
-from sr_studio.train.common import lr_at, warm_start
+from sr_studio.train.common import WeightAverage, lr_at, started_whole, warm_start
 from sr_studio.train.config import config_from_dict
 from sr_studio.train.data import PatchSampler, degrade, list_images, load_dataset, scan
 from sr_studio.train.features import distances
@@ -270,3 +272,34 @@ def test_discriminator_warm_up_leaves_the_generator_alone_until_it_ends(tmp_path
     assert same(generator_weights, trainer.network) and not same(critic_weights, trainer.discriminator)
     assert "loss" in trainer.step(2, torch.Generator().manual_seed(1))
     assert not same(generator_weights, trainer.network)
+
+
+def test_the_weight_average_ramps_from_scratch_but_not_from_a_whole_warm_start():
+    network = torch.nn.Linear(1, 1, bias=False)
+    torch.nn.init.zeros_(network.weight)
+    ramped, kept = WeightAverage(network, 0.999), WeightAverage(network, 0.999, ramp=False)
+    torch.nn.init.ones_(network.weight)
+    ramped.update(network, 1)
+    kept.update(network, 1)
+    assert float(ramped.network.weight) == pytest.approx(1 - 2 / 11)  # decay (1 + 1) / (10 + 1)
+    assert float(kept.network.weight) == pytest.approx(0.001)
+    assert started_whole((5, 5)) and not started_whole((3, 5)) and not started_whole(None)
+
+
+def test_a_warm_started_sampler_measures_its_base_beside_the_yardsticks(tmp_path, folder):
+    arguments = {"latent_dim": 8, "image_size": 32, "width": 4}
+    base = tmp_path / "base.safetensors"
+    torch.manual_seed(1)
+    save_file(build("dcgan_generator", **arguments).state_dict(), base)
+    config = make_config(
+        tmp_path,
+        task="sample",
+        data={"train": ["images"], "patch": 32},
+        model={"base": str(base)},
+        train={"batch": 2, "beta1": 0.5, "ema": 0.9},
+    )
+    trainer = SampleTrainer(config, load_dataset(config, min_side=32), torch.device("cpu"), "fp32")
+    assert trainer.warm_started == (len(trainer.network.state_dict()),) * 2
+    yardsticks = trainer.baseline(0)
+    assert {"untrained", "real_halves", "base"} <= set(yardsticks)
+    assert yardsticks["base"]["frechet"] != yardsticks["untrained"]["frechet"]  # another network's samples

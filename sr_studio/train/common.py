@@ -62,19 +62,25 @@ def autocast(device: torch.device, precision: str) -> Iterator[None]:
 class WeightAverage:
     """Exponential moving average of a network's parameters (buffers copied), used for evaluation/export."""
 
-    def __init__(self, network: nn.Module, decay: float) -> None:
-        self.decay = decay
+    def __init__(self, network: nn.Module, decay: float, *, ramp: bool = True) -> None:
+        self.decay, self.ramp = decay, ramp
         self.network = copy.deepcopy(network).eval().requires_grad_(False)
 
     @torch.no_grad()
     def update(self, network: nn.Module, step: int) -> None:
         """Average in the weights after 1-based `step`. The decay ramps up as (1 + step) / (10 + step), as in
-        TensorFlow's EMA: a fixed 0.999 would still hold 60 % of the random initial weights at step 500."""
-        decay = min(self.decay, (1 + step) / (10 + step))
+        TensorFlow's EMA: a fixed 0.999 would still hold 60 % of the random initial weights at step 500.
+        Without `ramp` (a network warm-started whole) those first weights are worth keeping."""
+        decay = min(self.decay, (1 + step) / (10 + step)) if self.ramp else self.decay
         for average, current in zip(self.network.parameters(), network.parameters(), strict=True):
             average.lerp_(current.detach(), 1 - decay)
         for kept, buffer in zip(self.network.buffers(), network.buffers(), strict=True):
             kept.copy_(buffer)
+
+
+def started_whole(warm_started: tuple[int, int] | None) -> bool:
+    """Whether a warm start copied every tensor (then its weight average needs no ramp from scratch)."""
+    return warm_started is not None and warm_started[0] == warm_started[1]
 
 
 def warm_start(network: nn.Module, state: dict[str, torch.Tensor]) -> tuple[int, int]:

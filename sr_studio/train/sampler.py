@@ -25,7 +25,15 @@ from torch import nn
 from sr_studio.models import build
 from sr_studio.models.dcgan import DCGANGenerator
 from sr_studio.train import losses
-from sr_studio.train.common import WeightAverage, autocast, base_state, lr_at, set_lr, warm_start
+from sr_studio.train.common import (
+    WeightAverage,
+    autocast,
+    base_state,
+    lr_at,
+    set_lr,
+    started_whole,
+    warm_start,
+)
 from sr_studio.train.config import RunConfig
 from sr_studio.train.data import Dataset, square_images
 from sr_studio.train.distributed import SINGLE, World
@@ -56,6 +64,7 @@ class SampleTrainer:
         self.arguments.setdefault("image_size", config.data.patch)
         self.network = cast(DCGANGenerator, build("dcgan_generator", **self.arguments)).to(device)
         self.warm_started = warm_start(self.network, base[0]) if base else None
+        self.base_network = copy.deepcopy(self.network).eval() if base else None  # the "before" of a segment
         side = self.network.image_size
         self.real = square_images(dataset.train, side)
         held_out = [square_images(dataset.val, side)] if dataset.val else []
@@ -71,7 +80,11 @@ class SampleTrainer:
         self.d_optimizer = torch.optim.Adam(
             self.discriminator.parameters(), lr=train.d_lr or train.lr, betas=betas
         )
-        self.average = WeightAverage(self.network, train.ema) if train.ema else None
+        self.average = (
+            WeightAverage(self.network, train.ema, ramp=not started_whole(self.warm_started))
+            if train.ema
+            else None
+        )
         self.trained = world.wrap(self.network)
         fixed = torch.Generator().manual_seed(config.seed)
         self.fixed_latents = torch.randn(GRID_SIDE * GRID_SIDE, self.network.latent_dim, generator=fixed)
@@ -125,7 +138,8 @@ class SampleTrainer:
 
     def baseline(self, limit: int) -> dict[str, Any]:
         """Yardsticks for the distances, measured once: two halves of the real data, and a freshly
-        initialised generator (seeded apart from the training RNG, so it is the same at any step)."""
+        initialised generator (seeded apart from the training RNG, so it is the same at any step), and
+        a warm start's base model."""
         if self._baseline is None:
             first, second = self.reference
             self._baseline = {"images": len(second)}
@@ -135,6 +149,8 @@ class SampleTrainer:
                     untrained = build("dcgan_generator", **self.arguments).to(self.device)
                 self._baseline["untrained"] = distances(self._fakes(len(second), untrained), second)
                 self._baseline["real_halves"] = distances(first, second)
+                if self.base_network is not None:
+                    self._baseline["base"] = distances(self._fakes(len(second), self.base_network), second)
         return self._baseline
 
     def _fakes(self, count: int, network: nn.Module | None = None) -> torch.Tensor:

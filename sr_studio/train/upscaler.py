@@ -25,7 +25,15 @@ from torch import nn
 from sr_studio.core.metrics import bicubic_upscale, downscale, periodic_artefact_index, psnr_y, ssim_y
 from sr_studio.models import build
 from sr_studio.train import losses
-from sr_studio.train.common import WeightAverage, autocast, base_state, lr_at, set_lr, warm_start
+from sr_studio.train.common import (
+    WeightAverage,
+    autocast,
+    base_state,
+    lr_at,
+    set_lr,
+    started_whole,
+    warm_start,
+)
 from sr_studio.train.config import DISCRIMINATORS, RunConfig
 from sr_studio.train.data import Dataset, PatchSampler, to_tensor
 from sr_studio.train.distributed import SINGLE, World
@@ -69,7 +77,11 @@ class UpscaleTrainer:
         self.optimizer = torch.optim.Adam(
             self.network.parameters(), lr=train.lr, betas=(train.beta1, train.beta2)
         )
-        self.average = WeightAverage(self.network, train.ema) if train.ema else None
+        self.average = (
+            WeightAverage(self.network, train.ema, ramp=not started_whole(self.warm_started))
+            if train.ema
+            else None
+        )
         self.trained = world.wrap(self.network)  # every rank's EMA follows the same averaged weights
         self.sampler = PatchSampler(dataset.train, config.data.patch, self.scale, config.data.degrade)
         self.perceptual = None
