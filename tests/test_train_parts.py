@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from sr_studio.train.common import WeightAverage, lr_at, started_whole, warm_sta
 from sr_studio.train.config import config_from_dict
 from sr_studio.train.data import PatchSampler, degrade, list_images, load_dataset, scan
 from sr_studio.train.features import distances
-from sr_studio.train.sampler import SampleTrainer
+from sr_studio.train.sampler import SampleTrainer, standing_statistics
 from sr_studio.train.upscaler import UpscaleTrainer
 from tests.pictures import textured
 
@@ -303,3 +304,20 @@ def test_a_warm_started_sampler_measures_its_base_beside_the_yardsticks(tmp_path
     yardsticks = trainer.baseline(0)
     assert {"untrained", "real_halves", "base"} <= set(yardsticks)
     assert yardsticks["base"]["frechet"] != yardsticks["untrained"]["frechet"]  # another network's samples
+
+
+def test_standing_statistics_replace_whatever_batch_norm_statistics_a_generator_had():
+    generator = build("dcgan_generator", latent_dim=8, image_size=32, width=4)
+    corrupted = copy.deepcopy(generator)
+    for layer in corrupted.modules():
+        if isinstance(layer, torch.nn.BatchNorm2d):
+            layer.running_var.mul_(10)
+            layer.running_mean.add_(3)
+    standing_statistics(generator, 4, seed=0, device=torch.device("cpu"))
+    standing_statistics(corrupted, 4, seed=0, device=torch.device("cpu"))
+    settled = dict(generator.named_buffers())
+    assert all(torch.equal(settled[name], value) for name, value in corrupted.named_buffers())
+    assert not settled["layers.1.running_var"].eq(1).all()  # measured, not the reset's ones
+    assert not generator.training and all(
+        layer.momentum == 0.1 for layer in generator.modules() if isinstance(layer, torch.nn.BatchNorm2d)
+    )

@@ -40,6 +40,7 @@ from sr_studio.train.distributed import SINGLE, World
 from sr_studio.train.features import distances
 
 GRID_SIDE = 8
+STANDING_BATCHES = 64  # latent batches that re-estimate the averaged generator's batch-norm statistics
 MIN_REFERENCE = 2  # per half: a Fréchet distance needs a covariance, the kernel distance pairs
 
 
@@ -136,6 +137,14 @@ class SampleTrainer:
     def evaluated(self) -> nn.Module:
         return self.average.network if self.average is not None else self.network
 
+    def _settle_average(self) -> None:
+        """Give the weight average batch-norm statistics of its own: it copies the live network's, which
+        belong to other weights (re-estimating them alone took the first shipped generator's ST-LPIPS-VGG
+        Fréchet distance from 0.049 to 0.033). BigGAN's "standing statistics"."""
+        if self.average is not None:
+            seed = self.config.seed + 2  # apart from the training RNG: a resumed run settles alike
+            standing_statistics(self.average.network, self.config.train.batch, seed, self.device)
+
     def baseline(self, limit: int) -> dict[str, Any]:
         """Yardsticks for the distances, measured once: two halves of the real data, and a freshly
         initialised generator (seeded apart from the training RNG, so it is the same at any step), and
@@ -168,6 +177,7 @@ class SampleTrainer:
     def evaluate(self, limit: int, preview: Path) -> dict[str, Any]:
         """The fixed-seed grid (written to `preview`) and the distances to the reference half, beside the
         yardsticks' (so a final evaluation carries its own "before", as an upscaler's does)."""
+        self._settle_average()
         grid = self.generate(self.fixed_latents)
         _save_grid(grid, preview)
         metrics = dict(self.baseline(limit))
@@ -196,8 +206,27 @@ class SampleTrainer:
             self.average.network.load_state_dict(state["average"])
 
     def export(self) -> tuple[nn.Module, dict[str, Any]]:
+        self._settle_average()
         network = copy.deepcopy(self.evaluated).eval().cpu()  # training may go on with the original
         return network, {"task": "sample", "architecture": "dcgan_generator", "arguments": self.arguments}
+
+
+@torch.no_grad()
+def standing_statistics(generator: DCGANGenerator, batch: int, seed: int, device: torch.device) -> None:
+    """Re-estimate `generator`'s batch-norm running statistics from its own outputs: `STANDING_BATCHES`
+    batches of seeded latents, averaged with equal weight (momentum None), then eval mode."""
+    layers = [m for m in generator.modules() if isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d)]
+    momenta = [layer.momentum for layer in layers]
+    for layer in layers:
+        layer.reset_running_stats()
+        layer.momentum = None
+    latents = torch.Generator().manual_seed(seed)
+    generator.train()
+    for _ in range(STANDING_BATCHES):
+        generator(torch.randn(batch, generator.latent_dim, generator=latents).to(device))
+    generator.eval()
+    for layer, momentum in zip(layers, momenta, strict=True):
+        layer.momentum = momentum
 
 
 def _save_grid(images: torch.Tensor, path: Path, padding: int = 2) -> None:
