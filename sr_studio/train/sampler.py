@@ -143,7 +143,8 @@ class SampleTrainer:
         Fréchet distance from 0.049 to 0.033). BigGAN's "standing statistics"."""
         if self.average is not None:
             seed = self.config.seed + 2  # apart from the training RNG: a resumed run settles alike
-            standing_statistics(self.average.network, self.config.train.batch, seed, self.device)
+            averaged = cast(DCGANGenerator, self.average.network)
+            standing_statistics(averaged, self.config.train.batch, seed, self.device)
 
     def baseline(self, limit: int) -> dict[str, Any]:
         """Yardsticks for the distances, measured once: two halves of the real data, and a freshly
