@@ -96,6 +96,15 @@ def test_tsv_lists_filter_by_category(tmp_path, folder):
     assert [p.name for p in list_images(config, ["images.tsv"])] == ["0.png", "2.png"]
 
 
+def test_tsv_lists_keep_rows_matching_either_the_categories_or_the_subcategories(tmp_path, folder):
+    (tmp_path / "images.tsv").write_text(
+        "file\tcategory\tsubcategory\n0.png\tA\ta1\n1.png\tB\tb1\n2.png\tB\tb2\n3.png\tC\tc1\n"
+    )
+    data = {"train": ["images.tsv"], "categories": ["A"], "subcategories": ["b2"]}
+    config = make_config(tmp_path, data=data)
+    assert [p.name for p in list_images(config, ["images.tsv"])] == ["0.png", "2.png"]
+
+
 def test_scan_reads_headers_and_warns_about_small_sets(tmp_path, folder):
     (folder / "broken.jpg").write_bytes(b"\xff\xd8 nothing")
     summary = scan(make_config(tmp_path), min_side=16)

@@ -35,6 +35,7 @@ class DataConfig:
     exclude: list[str] = field(default_factory=list)  # list files whose entries never train (val.txt)
     prescale: dict[str, int] = field(default_factory=dict)  # folder name → antialiased downscale first
     categories: list[str] = field(default_factory=list)  # .tsv lists: keep rows whose category matches
+    subcategories: list[str] = field(default_factory=list)  # … or whose subcategory does (either list)
     patch: int = 96  # HR patch side (upscale) or image side (sample)
     degrade: bool = False  # Real-ESRGAN-style blur, noise and JPEG on the LR side
     background: str = "white"  # what transparent pixels are composited onto

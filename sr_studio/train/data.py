@@ -23,7 +23,7 @@ from sr_studio.core.formats import readable_extensions
 from sr_studio.core.images import DEFAULT_MAX_PIXELS, load_image
 from sr_studio.core.metrics import downscale
 from sr_studio.core.weights import sha256_file
-from sr_studio.train.config import RunConfig, portable_path
+from sr_studio.train.config import DataConfig, RunConfig, portable_path
 from sr_studio.train.protocol import validation_count
 
 IMAGE_SUFFIXES = readable_extensions()  # the one list every face uses (core.formats)
@@ -68,7 +68,7 @@ def list_images(config: RunConfig, sources: list[str]) -> list[Path]:
                 p for p in source.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
             )
         elif source.suffix.lower() in LIST_SUFFIXES and source.is_file():
-            found += _read_list(source, config.data.categories)
+            found += _read_list(source, config.data)
         elif source.is_file():
             found.append(source)
         else:
@@ -76,15 +76,19 @@ def list_images(config: RunConfig, sources: list[str]) -> list[Path]:
     return list(dict.fromkeys(p.resolve() for p in found))
 
 
-def _read_list(path: Path, categories: list[str]) -> list[Path]:
-    """A .txt list holds one path per line; a .tsv has a `file` column (and optionally `category`)."""
+def _read_list(path: Path, data: DataConfig) -> list[Path]:
+    """A .txt list holds one path per line; a .tsv a `file` column (optionally `category`, `subcategory`)."""
     text = path.read_text(encoding="utf-8")
     if path.suffix.lower() == ".tsv":
         rows = list(csv.DictReader(io.StringIO(text), delimiter="\t"))
         if rows and "file" not in rows[0]:
             raise SRStudioError("a .tsv list needs a 'file' column", path)
-        if categories:
-            rows = [row for row in rows if row.get("category") in categories]
+        if data.categories or data.subcategories:
+            rows = [
+                row
+                for row in rows
+                if row.get("category") in data.categories or row.get("subcategory") in data.subcategories
+            ]
         names = [row["file"] for row in rows]
         folder = path.with_suffix("")  # noto-emoji-64.tsv lists the files of noto-emoji-64/
         base = folder if folder.is_dir() else path.parent
