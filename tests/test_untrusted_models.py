@@ -14,7 +14,7 @@ from safetensors.torch import save_file
 
 from sr_studio.core.errors import ModelError
 from sr_studio.core.library import ModelLibrary
-from tests.test_library import add_tiny, assert_one_line_naming, tiny_srresnet
+from tests.library_helpers import add_tiny, assert_one_line_naming, tiny_srresnet
 
 
 @pytest.fixture
