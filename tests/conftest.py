@@ -1,4 +1,4 @@
-"""Shared fixtures: a temporary model library holding tiny real models, and small test pictures."""
+"""Shared fixtures: a temporary model library holding tiny real models, small test pictures, main windows."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ import pytest
 from PIL import Image
 
 from sr_studio.core.library import ModelLibrary
+from sr_studio.ui.app.main_window import MainWindow
+from sr_studio.ui.app.settings import Settings
+from sr_studio.ui.jobs import workers
 from tests.pictures import textured
 
 TINY_UPSCALER = {"scale": 2, "blocks": 2, "channels": 8, "norm": "batch"}
@@ -102,3 +105,22 @@ def photo(tmp_path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(textured(21, 34)).save(path)
     return path
+
+
+@pytest.fixture
+def settings_file(tmp_path: Path) -> Path:
+    return tmp_path / "settings.ini"
+
+
+@pytest.fixture
+def make_window(qtbot, library, settings_file):
+    """A window over the test library and a private settings file; synchronous jobs unless told."""
+
+    def make(paths=(), *, pool=workers.SynchronousPool(), settings=None) -> MainWindow:  # noqa: B008
+        window = MainWindow(
+            paths, library=library, settings=settings or Settings.from_file(settings_file), pool=pool
+        )
+        qtbot.addWidget(window)
+        return window
+
+    return make

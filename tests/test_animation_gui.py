@@ -15,7 +15,7 @@ from sr_studio.ui.app.settings import Settings
 from sr_studio.ui.jobs import workers
 from sr_studio.ui.upscale.qimage import qimage_to_picture
 from sr_studio.ui.upscale.save_dialog import ANIMATION_FILTERS
-from tests.test_main_window import choose, open_picture, run
+from tests.window_helpers import choose, open_picture, run
 
 COLOURS = [(200, 30, 30), (30, 180, 40), (40, 60, 220), (230, 210, 20)]
 DURATIONS = [50, 120, 80, 200]

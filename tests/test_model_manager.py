@@ -15,7 +15,7 @@ from sr_studio.ui.app.settings import Settings
 from sr_studio.ui.jobs import workers
 from sr_studio.ui.models.importing import ModelImporter, split_weights
 from sr_studio.ui.models.manager import COLUMNS, ModelManagerDialog
-from tests.test_main_window import drop, file_mime
+from tests.window_helpers import drop, file_mime
 
 TINY_MSR = {"scale": 4, "blocks": 1, "channels": 8}
 

@@ -21,7 +21,7 @@ from sr_studio.ui.jobs import workers
 from sr_studio.ui.upscale import large_job
 from sr_studio.ui.upscale.qimage import qimage_to_picture
 from sr_studio.ui.upscale.save_dialog import SAVE_FILTERS
-from tests.test_main_window import big_photo, choose, open_picture, run
+from tests.window_helpers import big_photo, choose, open_picture, run
 
 PSNR_RECIPE = '[data]\ntrain = ["/data/sr/photos-wikimedia"]\n[train]\nadversarial = 0.0\n'
 GAN_RECIPE = '[data]\ntrain = ["/data/sr/photos-wikimedia"]\n[train]\nadversarial = 0.005\n'
