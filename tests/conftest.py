@@ -8,9 +8,6 @@ import pytest
 from PIL import Image
 
 from sr_studio.core.library import ModelLibrary
-from sr_studio.ui.app.main_window import MainWindow
-from sr_studio.ui.app.settings import Settings
-from sr_studio.ui.jobs import workers
 from tests.pictures import textured
 
 TINY_UPSCALER = {"scale": 2, "blocks": 2, "channels": 8, "norm": "batch"}
@@ -114,9 +111,16 @@ def settings_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def make_window(qtbot, library, settings_file):
-    """A window over the test library and a private settings file; synchronous jobs unless told."""
+    """A window over the test library and a private settings file; synchronous jobs unless told.
 
-    def make(paths=(), *, pool=workers.SynchronousPool(), settings=None) -> MainWindow:  # noqa: B008
+    Qt is imported here, not at the top, so that tests of the Qt-free core do not load it."""
+    from sr_studio.ui.app.main_window import MainWindow
+    from sr_studio.ui.app.settings import Settings
+    from sr_studio.ui.jobs import workers
+
+    synchronous = workers.SynchronousPool()
+
+    def make(paths=(), *, pool=synchronous, settings=None) -> MainWindow:
         window = MainWindow(
             paths, library=library, settings=settings or Settings.from_file(settings_file), pool=pool
         )
