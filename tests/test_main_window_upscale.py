@@ -15,7 +15,7 @@ from sr_studio.ui.upscale.jobs import preview_crop
 from sr_studio.ui.upscale.qimage import qimage_to_picture
 from sr_studio.ui.upscale.save_dialog import SAVE_FILTERS, default_save_name
 from tests.pictures import textured
-from tests.window_helpers import big_photo, choose, open_picture, run
+from tests.window_helpers import big_photo, choose, open_picture, run, shown
 
 # ----------------------------------------------------------------------------------------- upscaling
 
@@ -132,10 +132,7 @@ def test_closing_the_window_cancels_the_running_upscale(qtbot, make_window, tmp_
 def test_preview_upscales_only_the_visible_region(qtbot, make_window, library, tmp_path):
     path = tmp_path / "wide.png"
     Image.fromarray(textured(90, 120, seed=2)).save(path)
-    window = make_window()
-    window.resize(900, 700)
-    window.show()
-    qtbot.waitExposed(window)
+    window = shown(qtbot, make_window())
     open_picture(qtbot, window, path)
     choose(window.upscale_tab.toolbar.model_combo, "smooth-x2")
     choose(window.upscale_tab.toolbar.device_combo, "cpu")

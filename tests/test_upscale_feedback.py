@@ -21,7 +21,7 @@ from sr_studio.ui.jobs import workers
 from sr_studio.ui.upscale import large_job
 from sr_studio.ui.upscale.qimage import qimage_to_picture
 from sr_studio.ui.upscale.save_dialog import SAVE_FILTERS
-from tests.window_helpers import big_photo, choose, open_picture, run
+from tests.window_helpers import big_photo, choose, open_picture, run, shown
 
 PSNR_RECIPE = '[data]\ntrain = ["/data/sr/photos-wikimedia"]\n[train]\nadversarial = 0.0\n'
 GAN_RECIPE = '[data]\ntrain = ["/data/sr/photos-wikimedia"]\n[train]\nadversarial = 0.005\n'
@@ -74,10 +74,7 @@ def outline_colours(window: MainWindow) -> list:
 def test_preview_outlines_its_region_and_says_how_big_it_is(qtbot, make_window, tmp_path):
     from sr_studio.ui.upscale.view_overlays import OUTLINE_COLOUR
 
-    window = make_window()
-    window.resize(900, 700)
-    window.show()
-    qtbot.waitExposed(window)
+    window = shown(qtbot, make_window())
     open_picture(qtbot, window, big_photo(tmp_path, side=320))  # fitted: all 320² pixels on screen
     choose(window.upscale_tab.toolbar.model_combo, "smooth-x2")
     choose(window.upscale_tab.toolbar.device_combo, "cpu")
@@ -292,10 +289,7 @@ def test_a_long_model_name_is_not_clipped(qtbot, make_window, library):
 
 
 def test_opening_another_picture_puts_the_divider_back_in_the_middle(qtbot, make_window, photo, tmp_path):
-    window = make_window()
-    window.resize(900, 700)
-    window.show()
-    qtbot.waitExposed(window)
+    window = shown(qtbot, make_window())
     open_picture(qtbot, window, photo)
     run(qtbot, window, window.upscale_tab.upscale)
     view = window.upscale_tab.view
@@ -320,10 +314,7 @@ def test_an_empty_clipboard_is_a_hint_not_an_error(qtbot, make_window):
 
 
 def test_a_previewed_crop_is_exactly_the_full_upscale_there(qtbot, make_window, photo):
-    window = make_window()
-    window.resize(900, 700)
-    window.show()
-    qtbot.waitExposed(window)
+    window = shown(qtbot, make_window())
     open_picture(qtbot, window, photo)
     choose(window.upscale_tab.toolbar.model_combo, "smooth-x2")
     choose(window.upscale_tab.toolbar.device_combo, "cpu")

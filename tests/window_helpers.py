@@ -19,6 +19,14 @@ def choose(combo, data) -> None:
     combo.setCurrentIndex(index)
 
 
+def shown(qtbot, window: MainWindow) -> MainWindow:
+    """The window at 900×700 on screen: tests of what the view shows need real geometry."""
+    window.resize(900, 700)
+    window.show()
+    qtbot.waitExposed(window)
+    return window
+
+
 def open_picture(qtbot, window: MainWindow, path: Path) -> None:
     with qtbot.waitSignal(window.jobEnded) as ended:
         window.upscale_tab.open_file(path)
