@@ -1,13 +1,10 @@
-"""Helpers shared by the image and atomic-write tests: an sRGB profile, a folder's names, one-line errors."""
+"""Helpers shared by the image and atomic-write tests: an sRGB profile, a folder's names."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from PIL import ImageCms
-
-from sr_studio.core.errors import ImageError
 
 
 def srgb_profile() -> bytes:
@@ -16,9 +13,3 @@ def srgb_profile() -> bytes:
 
 def files_in(folder: Path) -> set[str]:
     return {entry.name for entry in folder.iterdir()}
-
-
-def assert_one_line_naming(error: pytest.ExceptionInfo[ImageError], path: Path) -> None:
-    message = str(error.value)
-    assert "\n" not in message
-    assert path.name in message

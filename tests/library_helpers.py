@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
 
-from sr_studio.core.errors import ModelError
 from sr_studio.core.library import ModelLibrary
 from sr_studio.models.srresnet import SRResNet
 
@@ -44,9 +42,3 @@ def add_tiny(library: ModelLibrary, name: str = "tiny") -> tuple[SRResNet, objec
         recipe="training/tiny.toml",
     )
     return net, entry
-
-
-def assert_one_line_naming(error: pytest.ExceptionInfo[ModelError], file_name: str) -> None:
-    message = str(error.value)
-    assert "\n" not in message
-    assert file_name in message

@@ -22,7 +22,8 @@ from sr_studio.core.images import (
     picture_from_pil,
     save_image,
 )
-from tests.image_helpers import assert_one_line_naming, srgb_profile
+from tests.error_helpers import assert_one_line_naming
+from tests.image_helpers import srgb_profile
 from tests.pictures import noise
 
 

@@ -22,7 +22,8 @@ from sr_studio.core.images import (
     picture_to_pil,
     save_image,
 )
-from tests.image_helpers import assert_one_line_naming, files_in, srgb_profile
+from tests.error_helpers import assert_one_line_naming
+from tests.image_helpers import files_in, srgb_profile
 from tests.pictures import noise
 
 MAKE, ORIENTATION, SOFTWARE = 0x010F, 0x0112, 0x0131

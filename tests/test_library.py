@@ -17,7 +17,8 @@ from sr_studio.core import paths
 from sr_studio.core.errors import ModelError
 from sr_studio.core.library import ModelCard, ModelLibrary, save_model_files, sha256_file
 from sr_studio.models.srresnet import SRResNet, fold_batchnorm
-from tests.library_helpers import ARGS, add_tiny, assert_one_line_naming, run, tiny_srresnet
+from tests.error_helpers import assert_one_line_naming
+from tests.library_helpers import ARGS, add_tiny, run, tiny_srresnet
 
 REPO = Path(sr_studio.__file__).resolve().parents[1]
 

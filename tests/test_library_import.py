@@ -13,7 +13,8 @@ from sr_studio.core.errors import ModelError
 from sr_studio.core.library import ModelLibrary
 from sr_studio.models.dcgan import DCGANGenerator
 from sr_studio.models.msrresnet import MSRResNet
-from tests.library_helpers import ARGS, assert_one_line_naming, run, tiny_srresnet
+from tests.error_helpers import assert_one_line_naming
+from tests.library_helpers import ARGS, run, tiny_srresnet
 
 UPSAMPLE = {"upsample.0.0.weight": torch.zeros(16, 4, 3, 3)}
 

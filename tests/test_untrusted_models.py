@@ -14,7 +14,8 @@ from safetensors.torch import save_file
 
 from sr_studio.core.errors import ModelError
 from sr_studio.core.library import ModelLibrary
-from tests.library_helpers import add_tiny, assert_one_line_naming, tiny_srresnet
+from tests.error_helpers import assert_one_line_naming
+from tests.library_helpers import add_tiny, tiny_srresnet
 
 
 @pytest.fixture
