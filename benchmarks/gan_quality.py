@@ -68,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--model", action="append", help="sampler: library name or card .json (repeatable; dcgan-emoji-64)"
     )
-    parser.add_argument("--recipe", type=Path, default=REPO / "training" / "dcgan-emoji-64.toml")
+    parser.add_argument(  # the data the shipped dcgan-emoji-64 was trained on
+        "--recipe", type=Path, default=REPO / "training" / "dcgan-emoji-64-faces.toml"
+    )
     parser.add_argument("--grid", type=Path, help="also save the fixed-seed 8×8 grid (seed 0) here")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
