@@ -3,6 +3,7 @@
     python benchmarks/sr_quality.py                      # ×2 and ×4 on all of val.txt (slow: DAT-light)
     python benchmarks/sr_quality.py --limit 2 --scales 4 # a quick check
     python benchmarks/sr_quality.py --ensemble           # also every model with the self-ensemble
+    python benchmarks/sr_quality.py --precision fp32     # the models in fp32 even where the app picks bf16
     make benchmark-quality                               # installs the DAT-light anchor first
 
 Protocol (the training recipe's and the literature's, see sr_studio/core/metrics.py): each image of the
@@ -187,7 +188,9 @@ def measure_scale(scale: int, files: list[Path], args: argparse.Namespace) -> tu
             name = model.card.name + (" +ensemble" if ensemble else "")
             row = Row(name, scale, parameter_count(model.network))
             rows.append(row)
-            methods.append((row, lambda lr, m=model, r=row, e=ensemble: run_model(m, lr, r, e)))
+            methods.append(
+                (row, lambda lr, m=model, r=row, e=ensemble: run_model(m, lr, r, e, args.precision))
+            )
     if not args.no_dat and dat_light.available() and scale in dat_light.SCALES:
         network = dat_light.load(scale)
         row = Row(dat_light.NAME, scale, parameter_count(network))
@@ -218,8 +221,10 @@ def measure_scale(scale: int, files: list[Path], args: argparse.Namespace) -> tu
     return rows, per_image
 
 
-def run_model(model: LoadedModel, lr: np.ndarray, row: Row, ensemble: bool = False) -> np.ndarray:
-    result = upscale(Picture(pixels=lr), model, device="cpu", ensemble=ensemble)
+def run_model(
+    model: LoadedModel, lr: np.ndarray, row: Row, ensemble: bool = False, precision: str = "auto"
+) -> np.ndarray:
+    result = upscale(Picture(pixels=lr), model, device="cpu", precision=precision, ensemble=ensemble)
     row.precision = result.precision
     return result.picture.pixels
 
@@ -288,6 +293,12 @@ def main() -> None:
     parser.add_argument("--no-dat", action="store_true", help="skip the DAT-light anchor (it is slow)")
     parser.add_argument(
         "--ensemble", action="store_true", help="also each model with the self-ensemble (8× the time)"
+    )
+    parser.add_argument(
+        "--precision",
+        choices=["auto", "fp32", "bf16"],
+        default="auto",
+        help="the models' precision (auto: the app's, bf16 where the CPU computes it natively)",
     )
     args = parser.parse_args()
     if args.threads:
