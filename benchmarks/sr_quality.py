@@ -51,6 +51,7 @@ from sr_studio.core.library import LoadedModel, ModelLibrary
 from sr_studio.core.metrics import bicubic_upscale, downscale, periodic_artefact_index, psnr_y, ssim_y
 from sr_studio.core.system import cpu_name
 from sr_studio.core.upscale import upscale
+from sr_studio.models.architecture import PRECISIONS
 from sr_studio.train.data import decode_rgb, to_tensor
 
 REPO = Path(__file__).resolve().parents[1]
@@ -296,7 +297,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--precision",
-        choices=["auto", "fp32", "bf16"],
+        choices=["auto", *PRECISIONS],
         default="auto",
         help="the models' precision (auto: the app's, bf16 where the CPU computes it natively)",
     )
