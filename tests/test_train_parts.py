@@ -61,6 +61,7 @@ def test_cosine_schedule_warms_up_then_decays_to_zero(tmp_path):
         ({"train": {"lr": "fast"}}, "lr must be a number"),
         ({"task": "paint"}, "task"),
         ({"data": {"train": []}}, "data.train"),
+        ({"train": {"r1": -1.0}}, "r1"),
     ],
 )
 def test_bad_configs_are_one_line_usage_errors(tmp_path, sections, message):
@@ -282,6 +283,35 @@ def test_discriminator_warm_up_leaves_the_generator_alone_until_it_ends(tmp_path
     assert same(generator_weights, trainer.network) and not same(critic_weights, trainer.discriminator)
     assert "loss" in trainer.step(2, torch.Generator().manual_seed(1))
     assert not same(generator_weights, trainer.network)
+
+
+def test_r1_penalty_is_the_squared_gradient_norm_at_the_real_inputs_and_trains_the_critic():
+    weights = torch.tensor([1.0, -2.0, 3.0], requires_grad=True)  # D(x) = w·x: ∇ₓD = w everywhere
+    inputs = torch.rand(5, 3, requires_grad=True)
+    penalty = losses.r1_penalty(inputs @ weights, inputs)
+    assert float(penalty) == pytest.approx(14.0)
+    penalty.backward()  # it must reach the critic's weights: d‖w‖²/dw = 2w
+    assert torch.allclose(weights.grad, 2 * weights.detach())
+
+
+def test_an_r1_weight_changes_the_critic_step_and_is_logged(tmp_path, folder):
+    arguments = {"latent_dim": 8, "image_size": 32, "width": 4}
+    critics, logged = [], []
+    for r1 in (0.0, 10.0):
+        config = make_config(
+            tmp_path,
+            task="sample",
+            data={"train": ["images"], "patch": 32},
+            model={"architecture": "dcgan_generator", "arguments": arguments},
+            train={"batch": 2, "beta1": 0.5, "r1": r1},
+        )
+        torch.manual_seed(0)  # the same initial networks for both
+        trainer = SampleTrainer(config, load_dataset(config, min_side=32), torch.device("cpu"), "fp32")
+        numbers = trainer.step(1, torch.Generator().manual_seed(0))
+        critics.append([p.detach().clone() for p in trainer.discriminator.parameters()])
+        logged.append("r1" in numbers and numbers["r1"] > 0)
+    assert logged == [False, True]
+    assert not all(torch.equal(a, b) for a, b in zip(*critics, strict=True))
 
 
 def test_the_weight_average_ramps_from_scratch_but_not_from_a_whole_warm_start():

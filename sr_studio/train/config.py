@@ -72,6 +72,7 @@ class TrainConfig:
     discriminator: str = "srgan"  # srgan (Ledig et al., a logit per image) | unet-sn (Real-ESRGAN, per pixel)
     d_lr: float | None = None  # discriminator learning rate (default: lr)
     d_warmup: int = 0  # DCGAN warm start: first steps train only a fresh discriminator against a fixed G
+    r1: float = 0.0  # DCGAN: weight γ of the R1 penalty γ/2·E‖∇D(real)‖² (Mescheder et al. 2018); 0: none
     beta1: float = 0.9
     beta2: float = 0.999
     ema: float = 0.0  # EMA decay of the generator's weights (0: none)
@@ -180,6 +181,7 @@ def _check(config: RunConfig, source: str) -> None:
         ),
         (not 0 <= train.ema < 1, "train.ema must be in [0, 1)"),
         (train.periodic < 0, "train.periodic must be 0 or more"),
+        (train.r1 < 0, "train.r1 must be 0 or more"),
         (train.discriminator not in DISCRIMINATORS, f"train.discriminator: {' or '.join(DISCRIMINATORS)}"),
         (
             bool(train.feature_matching) and train.discriminator != "srgan",

@@ -75,6 +75,13 @@ def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> 
     ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
 
 
+def r1_penalty(real_logits: torch.Tensor, real_inputs: torch.Tensor) -> torch.Tensor:
+    """E‖∇ₓD(x)‖² at the real inputs the logits came from (which must require grad): a critic kept flat
+    around the data cannot grow the cliffs that memorising a few images builds (Mescheder et al. 2018)."""
+    (gradient,) = torch.autograd.grad(real_logits.sum(), real_inputs, create_graph=True)
+    return gradient.float().pow(2).flatten(1).sum(1).mean()
+
+
 def feature_matching(fake: list[torch.Tensor], real: list[torch.Tensor]) -> torch.Tensor:
     """Mean L1 between the discriminator's intermediate features for real and generated images."""
     total = sum(F.l1_loss(f, r.detach()) for f, r in zip(fake, real, strict=True))

@@ -104,11 +104,13 @@ class SampleTrainer:
 
         with autocast(self.device, self.precision):
             fake = self.trained(z)
-            real_logits = self.discriminator(losses.diff_augment(real, policy, generator)).float()
+            seen = losses.diff_augment(real, policy, generator).requires_grad_(train.r1 > 0)
+            real_logits = self.discriminator(seen).float()
             fake_logits = self.discriminator(losses.diff_augment(fake.detach(), policy, generator)).float()
             d_loss = losses.discriminator_loss(real_logits, fake_logits)
+            penalty = losses.r1_penalty(real_logits, seen) if train.r1 else None
         self.d_optimizer.zero_grad(set_to_none=True)
-        d_loss.backward()
+        (d_loss if penalty is None else d_loss + train.r1 / 2 * penalty).backward()
         self.world.average_gradients(self.discriminator)
         self.d_optimizer.step()
         numbers = {
@@ -117,6 +119,8 @@ class SampleTrainer:
             "d_real": float(torch.sigmoid(real_logits.detach()).mean()),
             "d_fake": float(torch.sigmoid(fake_logits.detach()).mean()),
         }
+        if penalty is not None:
+            numbers["r1"] = float(penalty.detach())
         if step <= train.d_warmup:  # a warm-started G would learn from a discriminator that knows nothing
             return numbers
 
