@@ -22,6 +22,7 @@ from torch import nn
 from sr_studio.core.errors import SRStudioError
 from sr_studio.core.jobs import CancelToken, EtaClock, Progress, check_cancel
 from sr_studio.models.architecture import PRECISIONS
+from sr_studio.models.image_skip import ImageSkip
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 MIN_TILE = 16
@@ -315,7 +316,10 @@ def run_tiled(
     """
     height, width = image.shape[:2]
     pad = _aligned(pad, alignment)
-    dtype = DTYPES[precision] if isinstance(network, nn.Module) else network.input_dtype
+    if isinstance(network, ImageSkip):  # it casts for its residual itself: fp32 keeps its skip exact
+        dtype = torch.float32
+    else:
+        dtype = DTYPES[precision] if isinstance(network, nn.Module) else network.input_dtype
     source = torch.from_numpy(image).permute(2, 0, 1)[None].to(device=device, dtype=dtype)
     finished = np.zeros((height, width), dtype=bool)
     while True:

@@ -7,6 +7,8 @@ precision hint says bf16) ran SRResNet faster than torch at the same precision (
   a shape, or an operation that converts wrongly, is refused with a reason instead of giving wrong pixels.
   A checked conversion is kept on disk (`openvino_cache`), so a later process reads it back instead of
   tracing again (about 1 s for SRResNet); OpenVINO's compiled blobs are kept beside it.
+- **An image-skip network** (`models.image_skip`: MSRResNet, SRVGG) has only its residual converted; its
+  upscaled input and the sum are computed by torch in fp32, where the bf16 hint cannot round them.
 - **Compilation** is per tile shape: a static shape ran about 25 % faster than one dynamic compilation, and
   compiling takes 0.1-0.5 s. Each compiled shape holds its own activations (about 0.5 GB for a 336² SRResNet
   tile in bf16), so only the most recent ones are kept, up to `COMPILED_PIXELS` input pixels in all: three
@@ -27,7 +29,7 @@ import threading
 import warnings
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -39,12 +41,14 @@ from torch import nn
 
 from sr_studio.core import openvino_cache
 from sr_studio.core.jobs import CancelToken, check_cancel
+from sr_studio.models.image_skip import ImageSkip, ResidualBranch
 
 COMPILED_PIXELS = 3 * 336 * 336  # input pixels of the compiled shapes kept (each holds its activations)
 POLL_MS = 20  # how often a running tile looks at its cancel token
 PROBE_TOLERANCE = 1e-3  # relative to the output's magnitude: f32 conversions agree to about 1e-6
 PRECISION_HINTS = {"fp32": "f32", "bf16": "bf16"}
 INSTALL_HINT = "pip install 'sr-studio[openvino]'"
+Skip = Callable[[torch.Tensor], torch.Tensor]
 INPUT_SHAPE = [1, 3, -1, -1]  # one picture, RGB, any size: each tile shape is fixed when it is compiled
 TRACE_SIDE = 32  # the traced example's side (then aligned); the probe is another size, to catch baked shapes
 
@@ -131,7 +135,7 @@ def _convert(network: nn.Module, alignment: int) -> _Conversion:
     folder = openvino_cache.cache_dir()
     if folder is None:
         return _convert_now(openvino, network, alignment)
-    key = openvino_cache.model_key(network, _policy(openvino, alignment))
+    key = openvino_cache.model_key(_converted_module(network), _policy(openvino, alignment))
     cached = openvino_cache.load(folder, key, _core().read_model, reason)
     if cached is not None:
         return _Conversion(cached, source="cache")
@@ -158,10 +162,17 @@ def _saver(openvino: Any) -> Any:
     return save
 
 
+def _converted_module(network: nn.Module) -> nn.Module:
+    """What is converted: an image-skip network's residual alone (its skip and sum stay in torch, in
+    fp32, where the bf16 hint cannot round them: `models.image_skip`), any other network whole."""
+    return ResidualBranch(network) if isinstance(network, ImageSkip) else network
+
+
 def _convert_now(openvino: Any, network: nn.Module, alignment: int) -> _Conversion:
     reference = network
     if any(p.dtype != torch.float32 or p.device.type != "cpu" for p in network.parameters()):
         reference = _fp32_cpu_copy(network)
+    reference = _converted_module(reference)
     side = _aligned(TRACE_SIDE, alignment)
     generator = torch.Generator().manual_seed(0)
     probe = torch.rand(1, 3, _aligned(24, alignment), _aligned(40, alignment), generator=generator)
@@ -261,8 +272,11 @@ class OpenVINOForward:
 
     input_dtype = torch.float32  # the network sees f32; the bf16 hint is applied inside OpenVINO
 
-    def __init__(self, conversion: _Conversion, precision: str, threads: int) -> None:
+    def __init__(
+        self, conversion: _Conversion, precision: str, threads: int, skip: Skip | None = None
+    ) -> None:
         self.conversion = conversion
+        self.skip = skip  # an image-skip network's skip, added in fp32 to the converted residual
         self.source = conversion.source  # "converted" now, or read from the "cache"
         self.precision = precision
         self.threads = threads
@@ -288,11 +302,16 @@ class OpenVINOForward:
                 with contextlib.suppress(RuntimeError):  # a cancelled request's wait raises
                     request.wait()
                 check_cancel(self._cancel)
-        return torch.from_numpy(request.get_output_tensor(0).data.copy())
+        result = torch.from_numpy(request.get_output_tensor(0).data.copy())
+        if self.skip is not None:
+            with torch.inference_mode():
+                result += self.skip(torch.from_numpy(array))
+        return result
 
 
 def prepare(network: nn.Module, *, precision: str, threads: int, alignment: int = 1) -> OpenVINOForward:
     """An OpenVINO forward pass for `network`, converted (and checked) now; `Unavailable` says why not."""
     if precision not in PRECISION_HINTS:
         raise Unavailable(f"OpenVINO on the CPU runs fp32 or bf16, not {precision}")
-    return OpenVINOForward(convert(network, alignment), precision, threads)
+    skip = network.skip if isinstance(network, ImageSkip) else None
+    return OpenVINOForward(convert(network, alignment), precision, threads, skip)

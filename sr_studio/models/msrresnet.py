@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from sr_studio.models.image_skip import ImageSkip
 from sr_studio.models.specs.srresnet import msrresnet_radius
 from sr_studio.models.srresnet import SCALES
 
@@ -30,7 +31,7 @@ class ResidualBlockNoBN(nn.Module):
         return x + self.res_scale * self.conv2(self.relu(self.conv1(x)))
 
 
-class MSRResNet(nn.Module):
+class MSRResNet(ImageSkip):
     """RGB in [0, 1] (N×3×H×W) to N×3×sH×sW, unclamped: a residual on top of a bilinear upscale.
 
     Init follows BasicSR's `default_init_weights(..., 0.1)`: Kaiming-normal weights scaled by 0.1 and
@@ -70,12 +71,14 @@ class MSRResNet(nn.Module):
     def _upconvs(self) -> list[nn.Conv2d]:
         return [self.upconv1, self.upconv2] if self.scale == 4 else [self.upconv1]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def residual(self, x: torch.Tensor) -> torch.Tensor:
         out = self.body(self.lrelu(self.conv_first(x)))
         for upconv in self._upconvs():
             out = self.lrelu(self.pixel_shuffle(upconv(out)))
-        out = self.conv_last(self.lrelu(self.conv_hr(out)))
-        return out + F.interpolate(x, scale_factor=self.scale, mode="bilinear", align_corners=False)
+        return self.conv_last(self.lrelu(self.conv_hr(out)))
+
+    def skip(self, x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(x, scale_factor=self.scale, mode="bilinear", align_corners=False)
 
     @property
     def receptive_radius(self) -> int:

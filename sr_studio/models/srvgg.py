@@ -9,8 +9,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from sr_studio.models.image_skip import ImageSkip
 
-class SRVGGNetCompact(nn.Module):
+
+class SRVGGNetCompact(ImageSkip):
     """RGB in [0, 1] (N×3×H×W) to N×3×sH×sW, unclamped: `num_conv` hidden convs of `num_feat` channels."""
 
     def __init__(self, scale: int = 4, num_feat: int = 64, num_conv: int = 16) -> None:
@@ -25,5 +27,8 @@ class SRVGGNetCompact(nn.Module):
         self.body = nn.Sequential(*layers)
         self.upsampler = nn.PixelShuffle(scale)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.upsampler(self.body(x)) + F.interpolate(x, scale_factor=self.scale, mode="nearest")
+    def residual(self, x: torch.Tensor) -> torch.Tensor:
+        return self.upsampler(self.body(x))
+
+    def skip(self, x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(x, scale_factor=self.scale, mode="nearest")
