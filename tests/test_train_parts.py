@@ -289,7 +289,7 @@ def test_r1_penalty_is_the_squared_gradient_norm_at_the_real_inputs_and_trains_t
     weights = torch.tensor([1.0, -2.0, 3.0], requires_grad=True)  # D(x) = w·x: ∇ₓD = w everywhere
     inputs = torch.rand(5, 3, requires_grad=True)
     penalty = losses.r1_penalty(inputs @ weights, inputs)
-    assert float(penalty) == pytest.approx(14.0)
+    assert float(penalty.detach()) == pytest.approx(14.0)
     penalty.backward()  # it must reach the critic's weights: d‖w‖²/dw = 2w
     assert torch.allclose(weights.grad, 2 * weights.detach())
 
