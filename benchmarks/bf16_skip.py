@@ -29,22 +29,21 @@ from pathlib import Path
 import numpy as np
 import torch
 from machine import busy_processes
-from sr_quality import hr_and_lr, val_files
+from sr_quality import DEFAULT_VAL, hr_and_lr, val_files
 
 from sr_studio.core import openvino_backend
-from sr_studio.core.engine import cpu_has_fast_bf16
+from sr_studio.core.engine import cpu_has_fast_bf16, to_pixels
 from sr_studio.core.library import LoadedModel, ModelLibrary
 from sr_studio.core.metrics import psnr_y
 from sr_studio.core.system import cpu_name
 from sr_studio.models.image_skip import ResidualBranch
 from sr_studio.train.data import to_tensor
 
-VAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "sr" / "val.txt"
 Method = Callable[[np.ndarray], np.ndarray]
 
 
 def to_bytes(values: torch.Tensor) -> np.ndarray:
-    return values[0].float().clamp(0, 1).mul(255).add(0.5).byte().permute(1, 2, 0).numpy()
+    return to_pixels(values[0].float(), np.dtype(np.uint8))
 
 
 def on_torch(model: LoadedModel, dtype: torch.dtype, input_dtype: torch.dtype) -> Method:
@@ -83,7 +82,7 @@ def on_openvino(model: LoadedModel, threads: int, *, residual_only: bool) -> Met
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="srresnet-x2", help="a library upscaler with an image skip")
-    parser.add_argument("--val", type=Path, default=VAL)
+    parser.add_argument("--val", type=Path, default=DEFAULT_VAL)
     parser.add_argument("--limit", type=int, help="only the first N images")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
